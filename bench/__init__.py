@@ -1,0 +1,1 @@
+"""Benchmarks (pytest-benchmark): ``pytest bench/``. Not part of the test suite."""

@@ -1,0 +1,1 @@
+"""Kernels: @njit functions only, no validation; the public wrappers check inputs."""

@@ -1,0 +1,346 @@
+"""MLP forward and backward passes over a flat parameter vector.
+
+Pure kernels: no validation, the wrappers in ``fastopt.mlp`` guarantee shapes and dtypes.
+
+Storage conventions
+-------------------
+- ``params`` and ``grad`` are flat vectors laid out ``W1, b1, W2, b2, ...`` with ``W{l}`` of
+  shape ``(sizes[l], sizes[l-1])`` (PyTorch's ``(out, in)``) in C order.
+- Activations are kept *feature-major*, ``(width, n)``, so that every inner loop runs over the
+  batch: contiguous, independent of the layer widths, and vectorized by LLVM.
+- Big layers go to BLAS (``np.dot`` with an output argument); small ones run plain loops,
+  because a BLAS call costs more than the whole layer below about ``BLAS_MIN_WORK`` FMAs.
+- ``fastmath`` allows contraction and reassociation only (so reductions vectorize); never
+  ``nnan``/``ninf``, because callers detect divergence through NaN and inf.
+- Constants are cast to the arrays' dtype (``A.dtype.type(1.0)``) so float32 stays float32.
+- NaN propagates as in PyTorch: ``relu(nan) = nan`` and its gradient passes NaN through.
+"""
+
+import numpy as np
+from numba import njit
+
+# Activation codes, shared with fastopt.mlp.
+IDENTITY = 0
+RELU = 1
+LEAKY_RELU = 2
+TANH = 3
+SIGMOID = 4
+
+# Multiply-adds in one layer product from which BLAS beats the loops (bench/test_mlp.py).
+BLAS_MIN_WORK = 1 << 16
+
+FASTMATH = {"contract", "reassoc"}
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _activate(Z, act, slope):
+    """Apply the activation to ``Z`` of shape (width, n) in place."""
+    zero = Z.dtype.type(0.0)
+    one = Z.dtype.type(1.0)
+    width, n = Z.shape
+    if act == IDENTITY:
+        return
+    for j in range(width):
+        z = Z[j]
+        if act == RELU:
+            for s in range(n):
+                z[s] = zero if z[s] <= zero else z[s]
+        elif act == LEAKY_RELU:
+            for s in range(n):
+                z[s] = z[s] * slope if z[s] <= zero else z[s]
+        elif act == TANH:
+            for s in range(n):
+                z[s] = np.tanh(z[s])
+        else:
+            for s in range(n):
+                z[s] = one / (one + np.exp(-z[s]))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _activation_backward(A, dA, act, slope):
+    """Turn ``dA`` (gradient w.r.t. activations ``A``) into the gradient w.r.t. ``Z``, in place.
+
+    The derivative is computed from the activation's output ``A`` (both of shape (width, n)),
+    which is all the forward pass keeps.
+    """
+    zero = A.dtype.type(0.0)
+    one = A.dtype.type(1.0)
+    width, n = A.shape
+    if act == IDENTITY:
+        return
+    for j in range(width):
+        a = A[j]
+        d = dA[j]
+        if act == RELU:
+            for s in range(n):
+                d[s] = zero if a[s] <= zero else d[s]
+        elif act == LEAKY_RELU:
+            for s in range(n):
+                d[s] = d[s] * slope if a[s] <= zero else d[s]
+        elif act == TANH:
+            for s in range(n):
+                d[s] = d[s] * (one - a[s] * a[s])
+        else:
+            for s in range(n):
+                d[s] = d[s] * (a[s] * (one - a[s]))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _dense_forward(W, b, A, Z):
+    """``Z = W @ A + b[:, None]`` with W (out, in), b (out,), A (in, n), Z (out, n)."""
+    fan_out, fan_in = W.shape
+    n = A.shape[1]
+    if fan_out * fan_in * n >= BLAS_MIN_WORK:
+        np.dot(W, A, Z)
+        for j in range(fan_out):
+            bj = b[j]
+            for s in range(n):
+                Z[j, s] += bj
+        return
+    # Four inputs per sweep over the batch: each z[s] is loaded and stored a quarter as often.
+    for j in range(fan_out):
+        z = Z[j]
+        bj = b[j]
+        for s in range(n):
+            z[s] = bj
+        i = 0
+        while i + 4 <= fan_in:
+            w0, w1, w2, w3 = W[j, i], W[j, i + 1], W[j, i + 2], W[j, i + 3]
+            a0, a1, a2, a3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+            for s in range(n):
+                z[s] += w0 * a0[s] + w1 * a1[s] + w2 * a2[s] + w3 * a3[s]
+            i += 4
+        while i < fan_in:
+            w = W[j, i]
+            a = A[i]
+            for s in range(n):
+                z[s] += w * a[s]
+            i += 1
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _dense_backward(W, A, dZ, dW, db, dA):
+    """Gradients of one dense layer.
+
+    ``dW = dZ @ A.T``, ``db = dZ.sum(1)`` and, when ``dA`` is not empty, ``dA = W.T @ dZ``;
+    W, dW (out, in); A, dA (in, n); dZ (out, n); db (out,).
+    """
+    fan_out, fan_in = W.shape
+    n = A.shape[1]
+    want_dA = dA.shape[1] > 0
+    zero = W.dtype.type(0.0)
+    for j in range(fan_out):
+        acc = zero
+        d = dZ[j]
+        for s in range(n):
+            acc += d[s]
+        db[j] = acc
+    if fan_out * fan_in * n >= BLAS_MIN_WORK:
+        np.dot(dZ, A.T, dW)
+        if want_dA:
+            np.dot(W.T, dZ, dA)
+        return
+    # dW: four dot products per sweep over the batch share the loads of dZ[j].
+    for j in range(fan_out):
+        d = dZ[j]
+        i = 0
+        while i + 4 <= fan_in:
+            a0, a1, a2, a3 = A[i], A[i + 1], A[i + 2], A[i + 3]
+            acc0 = acc1 = acc2 = acc3 = zero
+            for s in range(n):
+                acc0 += d[s] * a0[s]
+                acc1 += d[s] * a1[s]
+                acc2 += d[s] * a2[s]
+                acc3 += d[s] * a3[s]
+            dW[j, i], dW[j, i + 1], dW[j, i + 2], dW[j, i + 3] = acc0, acc1, acc2, acc3
+            i += 4
+        while i < fan_in:
+            a = A[i]
+            acc = zero
+            for s in range(n):
+                acc += d[s] * a[s]
+            dW[j, i] = acc
+            i += 1
+    if not want_dA:
+        return
+    # dA: four output rows per sweep over the batch.
+    for i in range(fan_in):
+        da = dA[i]
+        for s in range(n):
+            da[s] = zero
+        j = 0
+        while j + 4 <= fan_out:
+            w0, w1, w2, w3 = W[j, i], W[j + 1, i], W[j + 2, i], W[j + 3, i]
+            d0, d1, d2, d3 = dZ[j], dZ[j + 1], dZ[j + 2], dZ[j + 3]
+            for s in range(n):
+                da[s] += w0 * d0[s] + w1 * d1[s] + w2 * d2[s] + w3 * d3[s]
+            j += 4
+        while j < fan_out:
+            w = W[j, i]
+            d = dZ[j]
+            for s in range(n):
+                da[s] += w * d[s]
+            j += 1
+
+
+@njit(cache=True)
+def _workspace_size(sizes, n):
+    """Entries of the work buffer: every layer's activations, two deltas, X transposed."""
+    total = 0
+    widest = 0
+    for width in sizes[1:]:
+        total += width * n
+        widest = max(widest, width)
+    return total + 2 * widest * n + sizes[0] * n
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _forward(params, X, sizes, act, slope, work):
+    """Run the forward pass, leaving activations in ``work``; return the output (m, n) view.
+
+    Hidden layers hold activations; the last layer holds raw outputs (pre-softmax logits).
+    """
+    n = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    XT = work[work.shape[0] - sizes[0] * n :].reshape((sizes[0], n))
+    XT[:, :] = X.T
+    A = XT
+    p_off = 0
+    w_off = 0
+    for layer in range(n_layers):
+        fan_in = sizes[layer]
+        fan_out = sizes[layer + 1]
+        W = params[p_off : p_off + fan_out * fan_in].reshape((fan_out, fan_in))
+        b = params[p_off + fan_out * fan_in : p_off + fan_out * fan_in + fan_out]
+        p_off += fan_out * fan_in + fan_out
+        Z = work[w_off : w_off + fan_out * n].reshape((fan_out, n))
+        w_off += fan_out * n
+        _dense_forward(W, b, A, Z)
+        if layer < n_layers - 1:
+            _activate(Z, act, slope)
+        A = Z
+    return A
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _backward(params, sizes, act, slope, work, n, grad):
+    """Backpropagate the output gradient found in the first delta buffer of ``work``."""
+    n_layers = sizes.shape[0] - 1
+    acts_size = 0
+    widest = 0
+    for width in sizes[1:]:
+        acts_size += width * n
+        widest = max(widest, width)
+    delta_a = work[acts_size : acts_size + widest * n]
+    delta_b = work[acts_size + widest * n : acts_size + 2 * widest * n]
+    XT = work[work.shape[0] - sizes[0] * n :].reshape((sizes[0], n))
+    p_end = params.shape[0]
+    w_end = acts_size
+    for layer in range(n_layers - 1, -1, -1):
+        fan_in = sizes[layer]
+        fan_out = sizes[layer + 1]
+        w_off = p_end - fan_out - fan_out * fan_in
+        W = params[w_off : w_off + fan_out * fan_in].reshape((fan_out, fan_in))
+        dW = grad[w_off : w_off + fan_out * fan_in].reshape((fan_out, fan_in))
+        db = grad[w_off + fan_out * fan_in : p_end]
+        p_end = w_off
+        w_end -= fan_out * n
+        dZ = delta_a[: fan_out * n].reshape((fan_out, n))
+        if layer == 0:
+            _dense_backward(W, XT, dZ, dW, db, delta_b[:0].reshape((0, 0)))
+        else:
+            A = work[w_end - fan_in * n : w_end].reshape((fan_in, n))
+            dA = delta_b[: fan_in * n].reshape((fan_in, n))
+            _dense_backward(W, A, dZ, dW, db, dA)
+            _activation_backward(A, dA, act, slope)
+        delta_a, delta_b = delta_b, delta_a
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _output_delta(work, sizes, n):
+    """The first delta buffer, shaped (m, n) for the output layer's gradient."""
+    acts_size = 0
+    for width in sizes[1:]:
+        acts_size += width * n
+    m = sizes[sizes.shape[0] - 1]
+    return work[acts_size : acts_size + m * n].reshape((m, n))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _mse_head(out, Y, d_out):
+    """Mean squared error over samples and outputs; ``d_out`` gets its gradient w.r.t. ``out``.
+
+    out, d_out (m, n) feature-major; Y (n, m) batch-major. Returns the loss as float64.
+    """
+    m, n = out.shape
+    scale = out.dtype.type(2.0 / (n * m))
+    loss = 0.0
+    for j in range(m):
+        for s in range(n):
+            diff = out[j, s] - Y[s, j]
+            loss += diff * diff
+            d_out[j, s] = scale * diff
+    return loss / (n * m)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _softmax_cross_entropy_head(out, y, d_out):
+    """Mean over samples of ``-log softmax(out)[y]``; ``d_out`` gets its gradient w.r.t. ``out``.
+
+    out, d_out (m, n) feature-major logits; y (n,) int64 labels. Returns the loss as float64.
+    """
+    m, n = out.shape
+    inv_n = out.dtype.type(1.0 / n)
+    loss = 0.0
+    for s in range(n):
+        top = out[0, s]
+        for j in range(1, m):
+            top = max(top, out[j, s])
+        total = out.dtype.type(0.0)
+        for j in range(m):
+            total += np.exp(out[j, s] - top)
+        log_norm = top + np.log(total)
+        loss += log_norm - out[y[s], s]
+        for j in range(m):
+            d_out[j, s] = np.exp(out[j, s] - log_norm) * inv_n
+        d_out[y[s], s] -= inv_n
+    return loss / n
+
+
+@njit(cache=True)
+def mse_loss_and_grad(params, X, Y, sizes, act, slope, grad, want_grad):
+    """MSE loss of an MLP with identity output, and (if ``want_grad``) its gradient into ``grad``.
+
+    params, grad (P,); X (n, sizes[0]); Y (n, sizes[-1]); sizes (L+1,) int64.
+    """
+    n = X.shape[0]
+    work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+    outputs = _forward(params, X, sizes, act, slope, work)
+    loss = _mse_head(outputs, Y, _output_delta(work, sizes, n))
+    if want_grad:
+        _backward(params, sizes, act, slope, work, n, grad)
+    return loss
+
+
+@njit(cache=True)
+def cross_entropy_loss_and_grad(params, X, y, sizes, act, slope, grad, want_grad):
+    """Softmax cross-entropy of an MLP, and (if ``want_grad``) its gradient into ``grad``.
+
+    params, grad (P,); X (n, sizes[0]); y (n,) int64 labels in [0, sizes[-1]).
+    """
+    n = X.shape[0]
+    work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+    outputs = _forward(params, X, sizes, act, slope, work)
+    loss = _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, n))
+    if want_grad:
+        _backward(params, sizes, act, slope, work, n, grad)
+    return loss
+
+
+@njit(cache=True)
+def forward(params, X, sizes, act, slope, out):
+    """Raw network outputs (before any softmax) into ``out`` of shape (n, sizes[-1])."""
+    n = X.shape[0]
+    work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+    outputs = _forward(params, X, sizes, act, slope, work)
+    out[:, :] = outputs.T

@@ -1,0 +1,319 @@
+"""Dense multi-layer perceptrons whose parameters live in one flat vector.
+
+:class:`MLP` describes the network (widths, activation, loss) and validates every input once;
+the passes themselves run in the Numba kernels of ``fastopt._kernels.mlp``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from fastopt._kernels import mlp as _k
+from fastopt.layout import FLOAT_DTYPES, Layout
+
+ACTIVATIONS = {
+    "identity": _k.IDENTITY,
+    "relu": _k.RELU,
+    "leaky_relu": _k.LEAKY_RELU,
+    "tanh": _k.TANH,
+    "sigmoid": _k.SIGMOID,
+}
+"""Hidden-layer activations by name, mapped to the kernels' codes."""
+
+OUTPUT_FOR_LOSS = {"mse": "identity", "cross_entropy": "softmax"}
+"""The output layer each loss goes with."""
+
+INIT_SCHEMES = ("he", "xavier")
+
+_EMPTY_GRAD = {dt: np.empty(0, dtype=dt) for dt in FLOAT_DTYPES}
+_SCALAR = {dt: dt.type for dt in FLOAT_DTYPES}
+
+
+class MLP:
+    """A fully connected network: dense layers, one hidden activation, an output and a loss.
+
+    Layer ``l`` (1-based) has weight ``W{l}`` of shape ``(sizes[l], sizes[l-1])`` — PyTorch's
+    ``(out, in)`` — and bias ``b{l}`` of shape ``(sizes[l],)``; :attr:`layout` stores them in the
+    order ``W1, b1, W2, b2, ...`` in one flat vector. Each hidden layer computes
+    ``h = activation(W @ x + b)``; the last layer computes ``o = W @ h + b``.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Widths from input to output, at least two entries, each >= 1, e.g. ``[2, 2, 2]``.
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid", "identity"}
+        Hidden-layer activation. ``relu'(0) = 0``, as in PyTorch.
+    output : {"identity", "softmax"}, optional
+        Output layer; by default the one the loss goes with.
+    loss : {"mse", "cross_entropy"}
+        ``"mse"``: mean over samples *and* outputs of ``(o - y)**2``, targets of shape
+        ``(n, sizes[-1])``, identity output. ``"cross_entropy"``: mean over samples of
+        ``-log softmax(o)[y]``, integer class targets of shape ``(n,)``, softmax output.
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Examples
+    --------
+    >>> net = MLP([2, 2, 2])
+    >>> params = net.init(seed=0, dtype=np.float64)
+    >>> X = np.array([[2.0, -1.0]]); Y = np.array([[1.0, 0.5]])
+    >>> loss, grad = net.loss_and_grad(params, X, Y)
+    >>> grad.shape == params.shape == (net.layout.size,)
+    True
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "relu",
+        output: str | None = None,
+        loss: str = "mse",
+        *,
+        negative_slope: float = 0.01,
+    ):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+            raise TypeError(f"sizes must be a sequence of ints, got {sizes!r}")
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least two layers (input and output), got {sizes!r}")
+        for width in sizes:
+            if isinstance(width, bool) or not isinstance(width, numbers.Integral):
+                raise TypeError(f"sizes must hold ints, got {sizes!r}")
+            if width < 1:
+                raise ValueError(f"sizes must be >= 1 everywhere, got {sizes!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if loss not in OUTPUT_FOR_LOSS:
+            raise ValueError(f"loss must be one of {sorted(OUTPUT_FOR_LOSS)}, got {loss!r}")
+        if output is None:
+            output = OUTPUT_FOR_LOSS[loss]
+        if output not in OUTPUT_FOR_LOSS.values():
+            raise ValueError(f"output must be 'identity' or 'softmax', got {output!r}")
+        if output != OUTPUT_FOR_LOSS[loss]:
+            raise ValueError(
+                f"output={output!r} does not go with loss={loss!r}; "
+                f"loss={loss!r} needs output={OUTPUT_FOR_LOSS[loss]!r}"
+            )
+        slope = float(negative_slope)
+        if not np.isfinite(slope) or slope <= 0:
+            raise ValueError(f"negative_slope must be finite and > 0, got {negative_slope!r}")
+
+        self.sizes: tuple[int, ...] = tuple(int(w) for w in sizes)
+        self.activation = activation
+        self.output = output
+        self.loss_name = loss
+        self.negative_slope = slope
+        self.layout = Layout(
+            [
+                item
+                for l_ in range(1, len(self.sizes))
+                for item in (
+                    (f"W{l_}", (self.sizes[l_], self.sizes[l_ - 1])),
+                    (f"b{l_}", (self.sizes[l_],)),
+                )
+            ]
+        )
+        self._sizes = np.array(self.sizes, dtype=np.int64)
+        self._act = ACTIVATIONS[activation]
+        self._slopes = {dt: dt.type(slope) for dt in FLOAT_DTYPES}
+        self._kernel = _k.mse_loss_and_grad if loss == "mse" else _k.cross_entropy_loss_and_grad
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
+            f"output={self.output!r}, loss={self.loss_name!r})"
+        )
+
+    @property
+    def n_layers(self) -> int:
+        """Number of dense layers (``len(sizes) - 1``)."""
+        return len(self.sizes) - 1
+
+    # --- parameters ---------------------------------------------------------------------
+    def init(self, seed: int = 0, dtype: object = np.float32, scheme: str = "he") -> np.ndarray:
+        """Draw initial parameters.
+
+        Weights are normal with standard deviation ``sqrt(2 / fan_in)`` (``"he"``) or
+        ``sqrt(2 / (fan_in + fan_out))`` (``"xavier"``); biases are zero. Values are drawn in
+        float64 from ``numpy.random.default_rng(seed)`` and then cast, so float32 and float64
+        inits of the same seed agree up to rounding.
+
+        Parameters
+        ----------
+        seed : int
+            Seed of the generator.
+        dtype : {numpy.float32, numpy.float64}
+            dtype of the result.
+        scheme : {"he", "xavier"}
+            Weight scale.
+
+        Returns
+        -------
+        ndarray of shape (layout.size,)
+            A new flat parameter vector.
+        """
+        dtype = np.dtype(dtype)
+        if dtype not in FLOAT_DTYPES:
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        if scheme not in INIT_SCHEMES:
+            raise ValueError(f"scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+        rng = np.random.default_rng(seed)
+        flat = np.zeros(self.layout.size, dtype=dtype)
+        views = self.layout.views(flat)
+        for l_ in range(1, len(self.sizes)):
+            fan_out, fan_in = self.sizes[l_], self.sizes[l_ - 1]
+            fans = fan_in if scheme == "he" else fan_in + fan_out
+            views[f"W{l_}"][...] = rng.standard_normal((fan_out, fan_in)) * np.sqrt(2.0 / fans)
+        return flat
+
+    # --- validation: everything the kernels rely on is checked here ----------------------
+    # These run on every call of tiny networks, so the common case takes few attribute reads.
+    def _check_params(self, params: object) -> np.ndarray:
+        if not (
+            type(params) is np.ndarray
+            and params.ndim == 1
+            and params.shape[0] == self.layout.size
+            and params.dtype in FLOAT_DTYPES
+        ):
+            params = self.layout.check_flat(params, "params")
+        return params if params.flags.c_contiguous else np.ascontiguousarray(params)
+
+    def _check_X(self, X: object, dtype: np.dtype) -> np.ndarray:
+        if type(X) is not np.ndarray or X.dtype != dtype:
+            X = _as_float_array(X, dtype, "X")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (n_samples, {self.sizes[0]}), got shape {X.shape}")
+        if X.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} features per sample but the network takes {self.sizes[0]}"
+            )
+        if X.shape[0] < 1:
+            raise ValueError("X must hold at least one sample")
+        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+
+    def _check_Y(self, Y: object, n: int, dtype: np.dtype) -> np.ndarray:
+        m = self.sizes[-1]
+        if self.loss_name == "mse":
+            if type(Y) is not np.ndarray or Y.dtype != dtype:
+                Y = _as_float_array(Y, dtype, "Y")
+            if Y.shape != (n, m):
+                hint = " (use Y.reshape(-1, 1) for one output)" if Y.shape == (n,) else ""
+                raise ValueError(f"Y must have shape ({n}, {m}) to match X, got {Y.shape}{hint}")
+            return Y if Y.flags.c_contiguous else np.ascontiguousarray(Y)
+        Y = np.asarray(Y)
+        if Y.dtype.kind not in "iu":
+            raise TypeError(
+                f"Y must hold integer class labels for loss='cross_entropy', got dtype {Y.dtype}"
+            )
+        if Y.shape != (n,):
+            raise ValueError(f"Y must have shape ({n},) to match X, got {Y.shape}")
+        low, high = Y.min(), Y.max()
+        if low < 0 or high >= m:
+            raise ValueError(f"Y holds class labels outside [0, {m}): min {low}, max {high}")
+        return np.ascontiguousarray(Y, dtype=np.int64)
+
+    def _check_out(self, out: object, params: np.ndarray) -> np.ndarray:
+        if not (type(out) is np.ndarray and out.ndim == 1 and out.shape[0] == self.layout.size):
+            out = self.layout.check_flat(out, "out")
+        if out.dtype != params.dtype:
+            raise TypeError(f"out has dtype {out.dtype} but params has {params.dtype}")
+        flags = out.flags
+        if not flags.c_contiguous:
+            raise ValueError("out must be C-contiguous: the gradient is written into it in place")
+        if not flags.writeable:
+            raise ValueError("out is read-only: the gradient is written into it in place")
+        # Two arrays that own their memory overlap only if they are the same array.
+        owners = out.base is None and params.base is None
+        if out is params or (not owners and np.may_share_memory(out, params)):
+            raise ValueError("out shares memory with params; pass a separate gradient buffer")
+        return out
+
+    # --- passes -------------------------------------------------------------------------
+    def forward(self, params: np.ndarray, X: object) -> np.ndarray:
+        """Network outputs.
+
+        Parameters
+        ----------
+        params : ndarray of shape (layout.size,)
+            Flat parameters, float32 or float64.
+        X : array_like of shape (n, sizes[0])
+            Inputs; floats must have the dtype of ``params`` (integers are cast).
+
+        Returns
+        -------
+        ndarray of shape (n, sizes[-1])
+            Outputs in the dtype of ``params``: the identity output, or softmax probabilities.
+        """
+        params = self._check_params(params)
+        X = self._check_X(X, params.dtype)
+        out = np.empty((X.shape[0], self.sizes[-1]), dtype=params.dtype)
+        _k.forward(params, X, self._sizes, self._act, self._slopes[params.dtype], out)
+        if self.output == "softmax":
+            out -= out.max(axis=1, keepdims=True)
+            np.exp(out, out=out)
+            out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, params: np.ndarray, X: object) -> np.ndarray:
+        """Predictions: class labels of shape (n,) for classifiers, else outputs (n, m)."""
+        out = self.forward(params, X)
+        return out.argmax(axis=1) if self.output == "softmax" else out
+
+    def loss(self, params: np.ndarray, X: object, Y: object) -> np.floating:
+        """The loss (see the class docstring for its convention), a scalar of params' dtype."""
+        params = self._check_params(params)
+        X = self._check_X(X, params.dtype)
+        Y = self._check_Y(Y, X.shape[0], params.dtype)
+        dt = params.dtype
+        value = self._kernel(
+            params, X, Y, self._sizes, self._act, self._slopes[dt], _EMPTY_GRAD[dt], False
+        )
+        return _SCALAR[dt](value)
+
+    def loss_and_grad(
+        self, params: np.ndarray, X: object, Y: object, out: np.ndarray | None = None
+    ) -> tuple[np.floating, np.ndarray]:
+        """The loss and its gradient with respect to every parameter.
+
+        Parameters
+        ----------
+        params : ndarray of shape (layout.size,)
+            Flat parameters, float32 or float64.
+        X : array_like of shape (n, sizes[0])
+            Inputs, n >= 1.
+        Y : array_like
+            Targets: shape (n, sizes[-1]) floats for ``"mse"``, shape (n,) integer labels in
+            ``[0, sizes[-1])`` for ``"cross_entropy"``.
+        out : ndarray of shape (layout.size,), optional
+            Where to write the gradient (C-contiguous, writeable, params' dtype, not params).
+
+        Returns
+        -------
+        loss : numpy scalar of params' dtype
+        grad : ndarray of shape (layout.size,)
+            ``out`` if given, else a new array; same layout as ``params``.
+        """
+        params = self._check_params(params)
+        X = self._check_X(X, params.dtype)
+        Y = self._check_Y(Y, X.shape[0], params.dtype)
+        dt = params.dtype
+        grad = np.empty_like(params) if out is None else self._check_out(out, params)
+        value = self._kernel(params, X, Y, self._sizes, self._act, self._slopes[dt], grad, True)
+        return _SCALAR[dt](value), grad
+
+
+def _as_float_array(value: object, dtype: np.dtype, argname: str) -> np.ndarray:
+    """Return ``value`` as an array of ``dtype``: integers are cast, other floats are an error."""
+    arr = np.asarray(value)
+    if arr.dtype == dtype:
+        return arr
+    if arr.dtype.kind in "iub":
+        return arr.astype(dtype)
+    if arr.dtype.kind in "fc":
+        raise TypeError(
+            f"{argname} has dtype {arr.dtype} but params has {dtype}; mixing float32 and float64 "
+            f"is not allowed (cast with {argname}.astype(np.{dtype}))"
+        )
+    raise TypeError(f"{argname} must hold numbers, got dtype {arr.dtype}")
