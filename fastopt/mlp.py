@@ -170,7 +170,8 @@ class MLP:
 
     # --- validation: everything the kernels rely on is checked here ----------------------
     # These run on every call of tiny networks, so the common case takes few attribute reads.
-    def _check_params(self, params: object) -> np.ndarray:
+    def _prepare(self, params: object, X: object, Y: object = None):
+        """Validate and canonicalize ``params``, ``X`` and (unless None) ``Y`` in one go."""
         if not (
             type(params) is np.ndarray
             and params.ndim == 1
@@ -178,20 +179,28 @@ class MLP:
             and params.dtype in FLOAT_DTYPES
         ):
             params = self.layout.check_flat(params, "params")
-        return params if params.flags.c_contiguous else np.ascontiguousarray(params)
-
-    def _check_X(self, X: object, dtype: np.dtype) -> np.ndarray:
+        if not params.flags.c_contiguous:
+            params = np.ascontiguousarray(params)
+        dtype = params.dtype
         if type(X) is not np.ndarray or X.dtype != dtype:
             X = _as_float_array(X, dtype, "X")
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, {self.sizes[0]}), got shape {X.shape}")
-        if X.shape[1] != self.sizes[0]:
+        shape = X.shape
+        if len(shape) != 2 or shape[1] != self.sizes[0] or shape[0] < 1:
+            self._explain_bad_X(shape)
+        if not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X)
+        if Y is not None:
+            Y = self._check_Y(Y, shape[0], dtype)
+        return params, X, Y
+
+    def _explain_bad_X(self, shape: tuple[int, ...]) -> None:
+        if len(shape) != 2:
+            raise ValueError(f"X must be 2-D (n_samples, {self.sizes[0]}), got shape {shape}")
+        if shape[1] != self.sizes[0]:
             raise ValueError(
-                f"X has {X.shape[1]} features per sample but the network takes {self.sizes[0]}"
+                f"X has {shape[1]} features per sample but the network takes {self.sizes[0]}"
             )
-        if X.shape[0] < 1:
-            raise ValueError("X must hold at least one sample")
-        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+        raise ValueError("X must hold at least one sample")
 
     def _check_Y(self, Y: object, n: int, dtype: np.dtype) -> np.ndarray:
         m = self.sizes[-1]
@@ -220,10 +229,9 @@ class MLP:
         if out.dtype != params.dtype:
             raise TypeError(f"out has dtype {out.dtype} but params has {params.dtype}")
         flags = out.flags
-        if not flags.c_contiguous:
-            raise ValueError("out must be C-contiguous: the gradient is written into it in place")
-        if not flags.writeable:
-            raise ValueError("out is read-only: the gradient is written into it in place")
+        if not (flags.c_contiguous and flags.writeable):
+            problem = "is read-only" if flags.c_contiguous else "must be C-contiguous"
+            raise ValueError(f"out {problem}: the gradient is written into it in place")
         # Two arrays that own their memory overlap only if they are the same array.
         owners = out.base is None and params.base is None
         if out is params or (not owners and np.may_share_memory(out, params)):
@@ -246,8 +254,7 @@ class MLP:
         ndarray of shape (n, sizes[-1])
             Outputs in the dtype of ``params``: the identity output, or softmax probabilities.
         """
-        params = self._check_params(params)
-        X = self._check_X(X, params.dtype)
+        params, X, _ = self._prepare(params, X)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=params.dtype)
         _k.forward(params, X, self._sizes, self._act, self._slopes[params.dtype], out)
         if self.output == "softmax":
@@ -263,9 +270,7 @@ class MLP:
 
     def loss(self, params: np.ndarray, X: object, Y: object) -> np.floating:
         """The loss (see the class docstring for its convention), a scalar of params' dtype."""
-        params = self._check_params(params)
-        X = self._check_X(X, params.dtype)
-        Y = self._check_Y(Y, X.shape[0], params.dtype)
+        params, X, Y = self._prepare(params, X, Y)
         dt = params.dtype
         value = self._kernel(
             params, X, Y, self._sizes, self._act, self._slopes[dt], _EMPTY_GRAD[dt], False
@@ -295,9 +300,7 @@ class MLP:
         grad : ndarray of shape (layout.size,)
             ``out`` if given, else a new array; same layout as ``params``.
         """
-        params = self._check_params(params)
-        X = self._check_X(X, params.dtype)
-        Y = self._check_Y(Y, X.shape[0], params.dtype)
+        params, X, Y = self._prepare(params, X, Y)
         dt = params.dtype
         grad = np.empty_like(params) if out is None else self._check_out(out, params)
         value = self._kernel(params, X, Y, self._sizes, self._act, self._slopes[dt], grad, True)
