@@ -4,14 +4,44 @@ Public names:
 
 - :class:`Layout`: named tensors (PyTorch-style shapes) packed in one flat vector.
 - :class:`MLP`: dense networks with Numba forward / loss / gradient passes over flat vectors.
+- :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW`,
+  :class:`Adagrad`: fused in-place optimizer steps with gradient centralization (``gc=``);
+  :func:`centralize` is GC on its own. :mod:`fastopt.schedules` holds learning-rate schedules.
 - :mod:`fastopt.reference`: the pure-NumPy implementations every fast path is tested against.
 - :mod:`fastopt.experiments`: the assignment's questions as experiments.
 """
 
-from fastopt import reference
+from fastopt import reference, schedules
 from fastopt.layout import Layout, TensorSpec
 from fastopt.mlp import MLP
+from fastopt.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Momentum,
+    Optimizer,
+    OptimizerState,
+    RMSprop,
+    centralize,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["MLP", "Layout", "TensorSpec", "__version__", "reference"]
+__all__ = [
+    "MLP",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Layout",
+    "Momentum",
+    "Optimizer",
+    "OptimizerState",
+    "RMSprop",
+    "TensorSpec",
+    "__version__",
+    "centralize",
+    "reference",
+    "schedules",
+]
