@@ -310,11 +310,20 @@ class Optimizer:
             If its dtype is not that of ``params``.
         """
         params = _check_params(params, layout)
-        with np.load(path, allow_pickle=False) as data:
+        not_a_state = f"{path} is not a fastopt optimizer state"
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"{not_a_state} (not an .npz archive)")
+        with loaded as data:
             if "meta" not in data or "buffers" not in data:
-                raise ValueError(f"{path} is not a fastopt optimizer state (no meta/buffers)")
-            meta = json.loads(str(data["meta"]))
+                raise ValueError(f"{not_a_state} (no meta/buffers)")
+            try:
+                meta = json.loads(str(data["meta"]))
+            except json.JSONDecodeError:
+                raise ValueError(f"{not_a_state} (unreadable meta)") from None
             buffers = data["buffers"]
+        if not isinstance(meta, dict):
+            raise ValueError(f"{not_a_state} (unreadable meta)")
         if meta.get("format") != STATE_FORMAT or meta.get("version") != STATE_VERSION:
             raise ValueError(f"{path} is not a fastopt optimizer state of version {STATE_VERSION}")
         if meta["optimizer"] != self.name:
@@ -345,6 +354,17 @@ class Optimizer:
             raise ValueError(
                 f"state holds buffers {list(state.buffer_names)} but {self!r} needs "
                 f"{list(self.buffer_names)}"
+            )
+        buffers = state.buffers
+        if not (
+            isinstance(buffers, np.ndarray)
+            and buffers.shape == (len(self.buffer_names), state.layout.size)
+            and buffers.flags.c_contiguous
+            and buffers.flags.writeable
+        ):
+            raise ValueError(
+                "state.buffers must stay a writeable C-contiguous array of shape "
+                f"({len(self.buffer_names)}, {state.layout.size})"
             )
         return state.layout
 

@@ -118,6 +118,7 @@ class Cosine(Schedule):
     code = _k.COSINE
 
     def __init__(self, lr: float, *, total_steps: int, min_lr: float = 0.0, warmup: int = 0):
+        lr = check_positive("lr", lr)
         self.total_steps = _check_steps("total_steps", total_steps, 1)
         self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
         if self.min_lr > lr:

@@ -11,7 +11,9 @@ Storage conventions
 - Layer products go to BLAS (``np.dot`` with an output argument) unless they are tiny:
   below about ``BLAS_MIN_WORK`` multiply-adds the call costs more than plain loops.
 - ``fastmath`` allows contraction and reassociation only (so reductions vectorize); never
-  ``nnan``/``ninf``, because callers detect divergence through NaN and inf.
+  ``nnan``/``ninf``, because callers detect divergence through NaN and inf. With
+  ``error_model="numpy"`` a division by zero gives inf/NaN instead of raising, and loops
+  carry no zero-divisor branch that would stop vectorization.
 - Constants are cast to the arrays' dtype (``A.dtype.type(1.0)``) so float32 stays float32.
 - NaN propagates as in PyTorch: ``relu(nan) = nan`` and its gradient passes NaN through.
 """
@@ -34,7 +36,7 @@ BLAS_MIN_WORK = 1 << 10
 FASTMATH = {"contract", "reassoc"}
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _activate(Z, act, slope):
     """Apply the activation to ``Z`` of shape (width, n) in place."""
     zero = Z.dtype.type(0.0)
@@ -58,7 +60,7 @@ def _activate(Z, act, slope):
                 z[s] = one / (one + np.exp(-z[s]))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _activation_backward(A, dA, act, slope):
     """Turn ``dA`` (gradient w.r.t. activations ``A``) into the gradient w.r.t. ``Z``, in place.
 
@@ -87,7 +89,7 @@ def _activation_backward(A, dA, act, slope):
                 d[s] = d[s] * (a[s] * (one - a[s]))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _dense_forward(W, b, A, Z):
     """``Z = W @ A + b[:, None]`` with W (out, in), b (out,), A (in, n), Z (out, n)."""
     fan_out, fan_in = W.shape
@@ -120,7 +122,7 @@ def _dense_forward(W, b, A, Z):
             i += 1
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _dense_backward(W, A, dZ, dW, db, dA):
     """Gradients of one dense layer.
 
@@ -185,12 +187,12 @@ def _dense_backward(W, A, dZ, dW, db, dA):
             j += 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _uses_blas(fan_out, fan_in, n):
     return fan_out * fan_in * n >= BLAS_MIN_WORK
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _workspace_size(sizes, n):
     """Entries of the work buffer: every layer's outputs, two deltas, X transposed."""
     total = 0
@@ -201,7 +203,7 @@ def _workspace_size(sizes, n):
     return total + 2 * widest * n + sizes[0] * n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _layer_offset(sizes, layer):
     """Offset of ``W{layer + 1}`` in the flat parameter vector (its bias follows it)."""
     offset = 0
@@ -210,7 +212,7 @@ def _layer_offset(sizes, layer):
     return offset
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _forward(params, X, sizes, act, slope, work):
     """Run the forward pass, leaving every layer's output in ``work``; return the last (m, n).
 
@@ -241,7 +243,7 @@ def _forward(params, X, sizes, act, slope, work):
     return A
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _transposed_input(X, work):
     """Copy X (n, d) into the end of ``work`` as (d, n), for the loops' contiguous batch axis."""
     n, d = X.shape
@@ -252,7 +254,7 @@ def _transposed_input(X, work):
     return XT
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _backward(params, X, sizes, act, slope, work, grad):
     """Backpropagate the output gradient found in the first delta buffer of ``work``."""
     n = X.shape[0]
@@ -289,7 +291,7 @@ def _backward(params, X, sizes, act, slope, work, grad):
         delta_a, delta_b = delta_b, delta_a
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _output_delta(work, sizes, n):
     """The first delta buffer, shaped (m, n) for the output layer's gradient."""
     acts_size = 0
@@ -299,7 +301,7 @@ def _output_delta(work, sizes, n):
     return work[acts_size : acts_size + m * n].reshape((m, n))
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _mse_head(out, Y, d_out):
     """Mean squared error over samples and outputs; ``d_out`` gets its gradient w.r.t. ``out``.
 
@@ -316,7 +318,7 @@ def _mse_head(out, Y, d_out):
     return loss / (n * m)
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _softmax_cross_entropy_head(out, y, d_out):
     """Mean over samples of ``-log softmax(out)[y]``; ``d_out`` gets its gradient w.r.t. ``out``.
 
@@ -340,7 +342,7 @@ def _softmax_cross_entropy_head(out, y, d_out):
     return loss / n
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mse_loss_and_grad(params, X, Y, sizes, act, slope, grad, want_grad):
     """MSE loss of an MLP with identity output, and (if ``want_grad``) its gradient into ``grad``.
 
@@ -355,7 +357,7 @@ def mse_loss_and_grad(params, X, Y, sizes, act, slope, grad, want_grad):
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def cross_entropy_loss_and_grad(params, X, y, sizes, act, slope, grad, want_grad):
     """Softmax cross-entropy of an MLP, and (if ``want_grad``) its gradient into ``grad``.
 
@@ -370,7 +372,7 @@ def cross_entropy_loss_and_grad(params, X, y, sizes, act, slope, grad, want_grad
     return loss
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def forward(params, X, sizes, act, slope, out):
     """Raw network outputs (before any softmax) into ``out`` of shape (n, sizes[-1])."""
     n = X.shape[0]

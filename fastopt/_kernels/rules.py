@@ -14,6 +14,17 @@ from numba import njit
 
 
 @njit(inline="always")
+def decayed(g, p, weight_decay):
+    """Gradient plus L2 weight decay, ``g + weight_decay*p``; exactly ``g`` when there is none.
+
+    Skipping the term (as torch does) keeps an infinite parameter from turning into NaN.
+    """
+    if weight_decay != 0:
+        return g + weight_decay * p
+    return g
+
+
+@njit(inline="always")
 def sgd_momentum(d, buf, momentum, one_minus_dampening, first):
     """New momentum buffer: ``d`` on the first step, else ``momentum*buf + (1-dampening)*d``."""
     if first:

@@ -20,7 +20,7 @@ def schedule_value(code, params, t):
     lr = params[0]
     warmup = params[1]
     if t < warmup:
-        return lr * (t + 1) / warmup
+        return lr * ((t + 1) / warmup)  # (t+1)/warmup <= 1 exactly, so the value never exceeds lr
     t = t - warmup
     if code == STEP_DECAY:
         return lr * params[3] ** math.floor(t / params[2])
@@ -28,5 +28,6 @@ def schedule_value(code, params, t):
         return lr * params[2] ** t
     if code == COSINE:
         progress = min(t, params[2]) / params[2]
-        return params[3] + (lr - params[3]) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        value = params[3] + (lr - params[3]) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return min(value, lr)  # min_lr + (lr - min_lr) can round one ulp above lr
     return lr
