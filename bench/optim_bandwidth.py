@@ -111,7 +111,8 @@ def threshold_table() -> None:
         n = 1 << log2
         layout = fastopt.Layout([("w", (n,))])
         for name in ("sgd", "adam"):
-            params, grads = arrays(n)
+            rng = np.random.default_rng(0)
+            params, grads = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
             opt = OPTIMIZERS[name][0](None)
             state = opt.init(params, layout)
             coef = np.array(opt._coefficients(0, 1e-3), dtype=params.dtype)

@@ -39,9 +39,10 @@ from fastopt.schedules import Schedule, check_positive
 GC_MODES = {None: _k.GC_NONE, "grad": _k.GC_GRAD, "update": _k.GC_UPDATE}
 """Accepted ``gc`` values and the kernels' codes."""
 
-PARALLEL_MIN_SIZE = 1 << 17
+PARALLEL_MIN_SIZE = 1 << 15
 """Parameters from which a step runs on Numba's threads; below, thread start-up costs more
-than it saves (measured: ``python -m bench.optim_bandwidth --threshold``)."""
+than it saves: on the 2-core EPYC threads win from 32k entries for Adam (1.6x) and 64k for
+SGD (``python -m bench.optim_bandwidth --threshold``)."""
 
 CHUNK = 1 << 14
 """Entries per chunk handed to one thread, outside GC rows."""

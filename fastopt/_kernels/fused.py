@@ -13,10 +13,10 @@ Inputs (validated by ``fastopt.optim``):
   ``[0, N)``. With GC each row of a centralized tensor is one chunk, so its mean is taken while
   the row is in cache; other ranges are cut into blocks for the threads.
 
-GC modes per chunk: ``GC_GRAD`` subtracts the row mean of ``g + wd*p`` before the moments;
-``GC_UPDATE`` takes two passes over the row: update the state and sum the step directions,
-then apply the directions minus their mean (recomputed from the new state, so nothing is
-allocated). Row sums are accumulated in float64.
+GC modes per chunk: ``GC_GRAD`` subtracts the row mean of ``g + wd*p`` before the moments
+(one extra read of the row, while it is in cache); ``GC_UPDATE`` takes the plain step while
+summing the step directions, then adds ``lr * mean`` back to the row. Row sums are
+accumulated in float64.
 
 Loops run over views starting at index 0: with ``range(lo, hi)`` Numba cannot rule out
 negative indices, keeps its wrap-around selects, and LLVM then does not vectorize. Likewise
@@ -73,66 +73,49 @@ ADAGRAD_EPS = 2
 FASTMATH = {"contract", "reassoc"}
 
 
+# Each optimizer below has one inline ``_<kind>_rows`` loop and one cached ``_<kind>`` entry
+# that slices the chunk and calls it. Options that decide whether a buffer is written
+# (momentum, centered, amsgrad) are passed as literal True/False from separate call sites, so
+# every loop is straight-line code that LLVM vectorizes; a runtime flag there (or a placeholder
+# row aliasing another) keeps the loop scalar, about 4x slower.
+#
+# Every loop returns the sum of its step directions u (where the update is p -= lr*u): with
+# gc="update" the driver then adds lr*mean(u) back to the row, which equals p -= lr*(u - mean)
+# without a second pass over the state.
+
+
 # --- SGD: S = [momentum_buffer] when momentum != 0 ----------------------------------------------
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _sgd_plain(p, g, S, c, lo, hi, d_shift):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
+@njit(inline="always")
+def _sgd_rows(p, g, buf, c, d_shift, has_momentum):
     lr, wd = c[LR], c[WD]
     momentum, omd = c[SGD_MOMENTUM], c[SGD_ONE_MINUS_DAMPENING]
     nesterov, first = c[SGD_NESTEROV] > 0, c[SGD_FIRST] > 0
-    if c[SGD_HAS_MOMENTUM] > 0:
-        buf = S[0][lo:hi]
-        for i in range(n):
-            d = decayed(g[i], p[i], wd) - d_shift
-            b = sgd_momentum(d, buf[i], momentum, omd, first)
-            buf[i] = b
-            p[i] -= lr * sgd_direction(d, b, momentum, nesterov)
-    else:
-        for i in range(n):
-            p[i] -= lr * (decayed(g[i], p[i], wd) - d_shift)
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _sgd_centralized_update(p, g, S, c, lo, hi):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
-    lr, wd = c[LR], c[WD]
-    momentum, omd = c[SGD_MOMENTUM], c[SGD_ONE_MINUS_DAMPENING]
-    nesterov, first = c[SGD_NESTEROV] > 0, c[SGD_FIRST] > 0
-    has_momentum = c[SGD_HAS_MOMENTUM] > 0
-    buf = S[0][lo:hi] if has_momentum else p
     total = 0.0
-    for i in range(n):
-        d = decayed(g[i], p[i], wd)
+    for i in range(p.shape[0]):
+        d = decayed(g[i], p[i], wd) - d_shift
         if has_momentum:
             buf[i] = sgd_momentum(d, buf[i], momentum, omd, first)
             d = sgd_direction(d, buf[i], momentum, nesterov)
+        p[i] -= lr * d
         total += d
-    mean = p.dtype.type(total / n)
-    for i in range(n):
-        d = decayed(g[i], p[i], wd)
-        if has_momentum:
-            d = sgd_direction(d, buf[i], momentum, nesterov)
-        p[i] -= lr * (d - mean)
+    return total
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _sgd(p, g, S, c, lo, hi, d_shift):
+    p, g = p[lo:hi], g[lo:hi]
+    if c[SGD_HAS_MOMENTUM] > 0:
+        return _sgd_rows(p, g, S[0][lo:hi], c, d_shift, True)
+    return _sgd_rows(p, g, p, c, d_shift, False)
 
 
 # --- RMSprop: S = [square_avg, momentum_buffer if momentum > 0, grad_avg if centered] --------
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _rmsprop_rows(S, c, lo, hi):
-    has_momentum = c[RMS_MOMENTUM] > 0
-    centered = c[RMS_CENTERED] > 0
-    square_avg = S[0][lo:hi]
-    buf = S[1][lo:hi] if has_momentum else square_avg
-    grad_avg = S[1 + has_momentum][lo:hi] if centered else square_avg
-    return square_avg, buf, grad_avg, has_momentum, centered
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _rmsprop_plain(p, g, S, c, lo, hi, d_shift):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
+@njit(inline="always")
+def _rmsprop_rows(p, g, square_avg, buf, grad_avg, c, d_shift, centered, has_momentum):
     lr, wd = c[LR], c[WD]
     alpha, oma, eps, momentum = c[RMS_ALPHA], c[RMS_ONE_MINUS_ALPHA], c[RMS_EPS], c[RMS_MOMENTUM]
-    square_avg, buf, grad_avg, has_momentum, centered = _rmsprop_rows(S, c, lo, hi)
-    for i in range(n):
+    total = 0.0
+    for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         sq = ema(square_avg[i], d * d, alpha, oma)
         square_avg[i] = sq
@@ -145,119 +128,77 @@ def _rmsprop_plain(p, g, S, c, lo, hi, d_shift):
             u = momentum * buf[i] + u
             buf[i] = u
         p[i] -= lr * u
+        total += u
+    return total
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _rmsprop_centralized_update(p, g, S, c, lo, hi):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
-    lr, wd = c[LR], c[WD]
-    alpha, oma, eps, momentum = c[RMS_ALPHA], c[RMS_ONE_MINUS_ALPHA], c[RMS_EPS], c[RMS_MOMENTUM]
-    square_avg, buf, grad_avg, has_momentum, centered = _rmsprop_rows(S, c, lo, hi)
-    total = 0.0
-    for i in range(n):
-        d = decayed(g[i], p[i], wd)
-        sq = ema(square_avg[i], d * d, alpha, oma)
-        square_avg[i] = sq
-        ga = sq
-        if centered:
-            ga = ema(grad_avg[i], d, alpha, oma)
-            grad_avg[i] = ga
-        u = d / rmsprop_denominator(sq, ga, eps, centered)
-        if has_momentum:
-            u = momentum * buf[i] + u
-            buf[i] = u
-        total += u
-    mean = p.dtype.type(total / n)
-    for i in range(n):
-        if has_momentum:
-            u = buf[i]
-        else:
-            d = decayed(g[i], p[i], wd)
-            u = d / rmsprop_denominator(square_avg[i], grad_avg[i], eps, centered)
-        p[i] -= lr * (u - mean)
+def _rmsprop(p, g, S, c, lo, hi, d_shift):
+    p, g = p[lo:hi], g[lo:hi]
+    sq = S[0][lo:hi]
+    if c[RMS_MOMENTUM] > 0:
+        buf = S[1][lo:hi]
+        if c[RMS_CENTERED] > 0:
+            return _rmsprop_rows(p, g, sq, buf, S[2][lo:hi], c, d_shift, True, True)
+        return _rmsprop_rows(p, g, sq, buf, sq, c, d_shift, False, True)
+    if c[RMS_CENTERED] > 0:
+        return _rmsprop_rows(p, g, sq, sq, S[1][lo:hi], c, d_shift, True, False)
+    return _rmsprop_rows(p, g, sq, sq, sq, c, d_shift, False, False)
 
 
 # --- Adam / AdamW: S = [exp_avg, exp_avg_sq, max_exp_avg_sq if amsgrad] -----------------------
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _adam_plain(p, g, S, c, lo, hi, d_shift):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
+@njit(inline="always")
+def _adam_rows(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad):
     wd = c[WD]
     beta1, omb1 = c[ADAM_BETA1], c[ADAM_ONE_MINUS_BETA1]
     beta2, omb2 = c[ADAM_BETA2], c[ADAM_ONE_MINUS_BETA2]
-    eps, step_size = c[ADAM_EPS], c[ADAM_STEP_SIZE]
-    sqrt_bc2, decay = c[ADAM_SQRT_BIAS_CORRECTION2], c[ADAM_DECAY]
-    amsgrad = c[ADAM_AMSGRAD] > 0
-    exp_avg, exp_avg_sq = S[0][lo:hi], S[1][lo:hi]
-    max_sq = S[2][lo:hi] if amsgrad else exp_avg_sq
-    for i in range(n):
+    eps, sqrt_bc2 = c[ADAM_EPS], c[ADAM_SQRT_BIAS_CORRECTION2]
+    step_size, decay = c[ADAM_STEP_SIZE], c[ADAM_DECAY]
+    total_u = 0.0
+    total_p = 0.0
+    for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         m = ema(exp_avg[i], d, beta1, omb1)
         v = ema(exp_avg_sq[i], d * d, beta2, omb2)
         exp_avg[i] = m
         exp_avg_sq[i] = v
         if amsgrad:
-            v = np.maximum(max_sq[i], v)
+            v = np.maximum(max_sq[i], v)  # NaN-propagating, as torch.maximum
             max_sq[i] = v
-        p[i] = p[i] * decay - step_size * adam_direction(m, v, eps, sqrt_bc2)
+        u = adam_direction(m, v, eps, sqrt_bc2)
+        total_u += u
+        total_p += p[i]
+        p[i] = p[i] * decay - step_size * u
+    # The step is lr * (u / bias_correction1 + decoupled_wd * p): its direction's sum.
+    total = total_u / c[ADAM_BIAS_CORRECTION1]
+    if c[ADAM_DECOUPLED_WD] != 0:
+        total += c[ADAM_DECOUPLED_WD] * total_p
+    return total
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _adam_centralized_update(p, g, S, c, lo, hi):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
-    lr, wd = c[LR], c[WD]
-    beta1, omb1 = c[ADAM_BETA1], c[ADAM_ONE_MINUS_BETA1]
-    beta2, omb2 = c[ADAM_BETA2], c[ADAM_ONE_MINUS_BETA2]
-    eps, bc1 = c[ADAM_EPS], c[ADAM_BIAS_CORRECTION1]
-    sqrt_bc2, decoupled_wd = c[ADAM_SQRT_BIAS_CORRECTION2], c[ADAM_DECOUPLED_WD]
-    amsgrad = c[ADAM_AMSGRAD] > 0
+def _adam(p, g, S, c, lo, hi, d_shift):
+    p, g = p[lo:hi], g[lo:hi]
     exp_avg, exp_avg_sq = S[0][lo:hi], S[1][lo:hi]
-    max_sq = S[2][lo:hi] if amsgrad else exp_avg_sq
-    total = 0.0
-    for i in range(n):
-        d = decayed(g[i], p[i], wd)
-        m = ema(exp_avg[i], d, beta1, omb1)
-        v = ema(exp_avg_sq[i], d * d, beta2, omb2)
-        exp_avg[i] = m
-        exp_avg_sq[i] = v
-        if amsgrad:
-            v = np.maximum(max_sq[i], v)
-            max_sq[i] = v
-        # AdamW's decoupled decay joins the direction that is centralized.
-        total += decayed(adam_direction(m, v, eps, sqrt_bc2) / bc1, p[i], decoupled_wd)
-    mean = p.dtype.type(total / n)
-    for i in range(n):
-        u = adam_direction(exp_avg[i], max_sq[i], eps, sqrt_bc2) / bc1
-        u = decayed(u, p[i], decoupled_wd)
-        p[i] -= lr * (u - mean)
+    if c[ADAM_AMSGRAD] > 0:
+        return _adam_rows(p, g, exp_avg, exp_avg_sq, S[2][lo:hi], c, d_shift, True)
+    return _adam_rows(p, g, exp_avg, exp_avg_sq, exp_avg_sq, c, d_shift, False)
 
 
 # --- Adagrad: S = [sum] ---------------------------------------------------------------------
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _adagrad_plain(p, g, S, c, lo, hi, d_shift):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
+def _adagrad(p, g, S, c, lo, hi, d_shift):
+    p, g, sums = p[lo:hi], g[lo:hi], S[0][lo:hi]
     clr, wd, eps = c[LR], c[WD], c[ADAGRAD_EPS]
-    total = S[0][lo:hi]
-    for i in range(n):
-        d = decayed(g[i], p[i], wd) - d_shift
-        s = total[i] + d * d
-        total[i] = s
-        p[i] -= clr * adagrad_direction(d, s, eps)
-
-
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _adagrad_centralized_update(p, g, S, c, lo, hi):
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
-    clr, wd, eps = c[LR], c[WD], c[ADAGRAD_EPS]
-    sums = S[0][lo:hi]
     total = 0.0
-    for i in range(n):
-        d = decayed(g[i], p[i], wd)
+    for i in range(p.shape[0]):
+        d = decayed(g[i], p[i], wd) - d_shift
         s = sums[i] + d * d
         sums[i] = s
-        total += adagrad_direction(d, s, eps)
-    mean = p.dtype.type(total / n)
-    for i in range(n):
-        p[i] -= clr * (adagrad_direction(decayed(g[i], p[i], wd), sums[i], eps) - mean)
+        u = adagrad_direction(d, s, eps)
+        p[i] -= clr * u
+        total += u
+    return total
 
 
 # --- drivers --------------------------------------------------------------------------------
@@ -274,27 +215,23 @@ def _decayed_grad_mean(p, g, wd, lo, hi):
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _step_chunk(kind, p, g, S, c, lo, hi, gc_mode):
     """Update ``p[lo:hi]`` and its state; ``gc_mode`` applies to this chunk (a GC row or not)."""
-    if gc_mode == GC_UPDATE:
-        if kind == SGD:
-            _sgd_centralized_update(p, g, S, c, lo, hi)
-        elif kind == RMSPROP:
-            _rmsprop_centralized_update(p, g, S, c, lo, hi)
-        elif kind == ADAM:
-            _adam_centralized_update(p, g, S, c, lo, hi)
-        else:
-            _adagrad_centralized_update(p, g, S, c, lo, hi)
-        return
     d_shift = p.dtype.type(0.0)
     if gc_mode == GC_GRAD:
         d_shift = _decayed_grad_mean(p, g, c[WD], lo, hi)
     if kind == SGD:
-        _sgd_plain(p, g, S, c, lo, hi, d_shift)
+        total = _sgd(p, g, S, c, lo, hi, d_shift)
     elif kind == RMSPROP:
-        _rmsprop_plain(p, g, S, c, lo, hi, d_shift)
+        total = _rmsprop(p, g, S, c, lo, hi, d_shift)
     elif kind == ADAM:
-        _adam_plain(p, g, S, c, lo, hi, d_shift)
+        total = _adam(p, g, S, c, lo, hi, d_shift)
     else:
-        _adagrad_plain(p, g, S, c, lo, hi, d_shift)
+        total = _adagrad(p, g, S, c, lo, hi, d_shift)
+    if gc_mode == GC_UPDATE:
+        # p -= lr * (u - mean(u)): the loop took p -= lr * u, give back lr * mean(u).
+        back = c[LR] * p.dtype.type(total / (hi - lo))
+        row = p[lo:hi]
+        for i in range(row.shape[0]):
+            row[i] += back
 
 
 @njit(cache=True, error_model="numpy")
