@@ -218,6 +218,9 @@ def _step_chunk(kind, p, g, S, c, lo, hi, gc_mode):
     d_shift = p.dtype.type(0.0)
     if gc_mode == GC_GRAD:
         d_shift = _decayed_grad_mean(p, g, c[WD], lo, hi)
+    # A one-entry row centralizes to exactly zero: keep p bit-identical rather than taking
+    # the step and adding it back (which rounds).
+    kept = p[lo]
     if kind == SGD:
         total = _sgd(p, g, S, c, lo, hi, d_shift)
     elif kind == RMSPROP:
@@ -227,6 +230,9 @@ def _step_chunk(kind, p, g, S, c, lo, hi, gc_mode):
     else:
         total = _adagrad(p, g, S, c, lo, hi, d_shift)
     if gc_mode == GC_UPDATE:
+        if hi - lo == 1:
+            p[lo] = kept
+            return
         # p -= lr * (u - mean(u)): the loop took p -= lr * u, give back lr * mean(u).
         back = c[LR] * p.dtype.type(total / (hi - lo))
         row = p[lo:hi]
