@@ -25,7 +25,6 @@ For plain SGD (no momentum) both modes give the same step.
 from __future__ import annotations
 
 import json
-import math
 import numbers
 import os
 import weakref
@@ -123,6 +122,7 @@ class OptimizerState:
         self.step = step
         self._bind(params)
         self._chunks = {False: _chunk_table(layout, False)}
+        self._coefficients = np.empty(_k.N_COEFFICIENTS, dtype=buffers.dtype)
 
     @property
     def dtype(self) -> np.dtype:
@@ -207,8 +207,8 @@ class Optimizer:
         """Names of the state buffers this optimizer keeps, in storage order."""
         raise NotImplementedError
 
-    def _coefficients(self, t: int, lr: float) -> list[float]:
-        """Kernel coefficients of 0-based step ``t`` at learning rate ``lr`` (see ``fused``)."""
+    def hyper_vector(self) -> np.ndarray:
+        """The hyperparameters as the kernels read them: float64 of shape (N_HYPER,)."""
         raise NotImplementedError
 
     def _initial_buffers(self, buffers: np.ndarray) -> None:
@@ -290,7 +290,8 @@ class Optimizer:
                     "params and state are unchanged"
                 )
         t = state.step
-        coef = np.array(self._coefficients(t, self.lr_at(t)), dtype=params.dtype)
+        coef = state._coefficients
+        _k.fill_coefficients(self.kind, self.hyper_vector(), t, self.lr_at(t), coef)
         gc_mode = GC_MODES[self.gc]
         chunks = state.chunks(gc_mode != _k.GC_NONE)
         run = _k.step_parallel if layout.size >= PARALLEL_MIN_SIZE else _k.step_serial
@@ -368,6 +369,14 @@ class Optimizer:
                 f"({len(self.buffer_names)}, {state.layout.size})"
             )
         return state.layout
+
+
+def _hyper(*values: float) -> np.ndarray:
+    """A read-only float64 hyperparameter vector of length ``N_HYPER``, zero-padded."""
+    vector = np.zeros(_k.N_HYPER, dtype=np.float64)
+    vector[: len(values)] = values
+    vector.setflags(write=False)
+    return vector
 
 
 def _check_params(params: object, layout: Layout) -> np.ndarray:
@@ -450,16 +459,9 @@ class SGD(Optimizer):
             "gc": self.gc,
         }
 
-    def _coefficients(self, t: int, lr: float) -> list[float]:
-        return [
-            lr,
-            self.weight_decay,
-            self.momentum,
-            1.0 - self.dampening,
-            float(self.nesterov),
-            float(t == 0),
-            float(self.momentum != 0),
-        ]
+    def hyper_vector(self) -> np.ndarray:
+        """``[momentum, dampening, nesterov, weight_decay]`` (see ``_kernels.fused``)."""
+        return _hyper(self.momentum, self.dampening, self.nesterov, self.weight_decay)
 
 
 class Momentum(SGD):
@@ -537,16 +539,9 @@ class RMSprop(Optimizer):
             "gc": self.gc,
         }
 
-    def _coefficients(self, t: int, lr: float) -> list[float]:
-        return [
-            lr,
-            self.weight_decay,
-            self.alpha,
-            1.0 - self.alpha,
-            self.eps,
-            self.momentum,
-            float(self.centered),
-        ]
+    def hyper_vector(self) -> np.ndarray:
+        """``[alpha, eps, weight_decay, momentum, centered]`` (see ``_kernels.fused``)."""
+        return _hyper(self.alpha, self.eps, self.weight_decay, self.momentum, self.centered)
 
 
 class Adam(Optimizer):
@@ -596,26 +591,10 @@ class Adam(Optimizer):
             "gc": self.gc,
         }
 
-    def _coefficients(self, t: int, lr: float) -> list[float]:
+    def hyper_vector(self) -> np.ndarray:
+        """``[beta1, beta2, eps, weight_decay, amsgrad, decoupled]`` (see ``_kernels.fused``)."""
         beta1, beta2 = self.betas
-        bias_correction1 = 1.0 - beta1 ** (t + 1)
-        bias_correction2 = 1.0 - beta2 ** (t + 1)
-        decoupled = self.weight_decay if self._decoupled else 0.0
-        return [
-            lr,
-            0.0 if self._decoupled else self.weight_decay,
-            beta1,
-            1.0 - beta1,
-            beta2,
-            1.0 - beta2,
-            self.eps,
-            lr / bias_correction1,
-            bias_correction1,
-            math.sqrt(bias_correction2),
-            decoupled,
-            1.0 - lr * decoupled,
-            float(self.amsgrad),
-        ]
+        return _hyper(beta1, beta2, self.eps, self.weight_decay, self.amsgrad, self._decoupled)
 
 
 class AdamW(Adam):
@@ -690,8 +669,9 @@ class Adagrad(Optimizer):
             "gc": self.gc,
         }
 
-    def _coefficients(self, t: int, lr: float) -> list[float]:
-        return [lr / (1.0 + t * self.lr_decay), self.weight_decay, self.eps]
+    def hyper_vector(self) -> np.ndarray:
+        """``[lr_decay, weight_decay, eps]`` (see ``_kernels.fused``)."""
+        return _hyper(self.lr_decay, self.weight_decay, self.eps)
 
 
 def centralize(grads: np.ndarray, layout: Layout) -> np.ndarray:

@@ -67,6 +67,15 @@ RMS_ALPHA, RMS_ONE_MINUS_ALPHA, RMS_EPS, RMS_MOMENTUM, RMS_CENTERED = 2, 3, 4, 5
     ADAM_AMSGRAD,
 ) = range(2, 13)
 ADAGRAD_EPS = 2
+N_COEFFICIENTS = 13
+
+# Hyperparameter vectors (float64), fixed per optimizer; ``fill_coefficients`` turns them and
+# the step's learning rate into the coefficients above.
+H_SGD_MOMENTUM, H_SGD_DAMPENING, H_SGD_NESTEROV, H_SGD_WD = 0, 1, 2, 3
+H_RMS_ALPHA, H_RMS_EPS, H_RMS_WD, H_RMS_MOMENTUM, H_RMS_CENTERED = 0, 1, 2, 3, 4
+H_ADAM_BETA1, H_ADAM_BETA2, H_ADAM_EPS, H_ADAM_WD, H_ADAM_AMSGRAD, H_ADAM_DECOUPLED = range(6)
+H_ADAGRAD_LR_DECAY, H_ADAGRAD_WD, H_ADAGRAD_EPS = 0, 1, 2
+N_HYPER = 6
 
 # Only contraction (FMA) and reassociation (vectorized row sums); never nnan/ninf, because
 # divergence is detected through NaN and inf.
@@ -199,6 +208,56 @@ def _adagrad(p, g, S, c, lo, hi, d_shift):
         p[i] -= clr * u
         total += u
     return total
+
+
+# --- coefficients of one step -----------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def fill_coefficients(kind, hyper, t, lr, c):
+    """Write step ``t``'s kernel coefficients into ``c`` (its dtype), computed in float64.
+
+    ``hyper`` (N_HYPER,) float64 holds the optimizer's hyperparameters (``H_*`` indices),
+    ``t`` the 0-based step, ``lr`` the step's learning rate. Every driver (the flat step and
+    the grid trainer) goes through here, so they agree bit for bit.
+    """
+    c[:] = 0
+    c[LR] = lr
+    if kind == SGD:
+        momentum = hyper[H_SGD_MOMENTUM]
+        c[WD] = hyper[H_SGD_WD]
+        c[SGD_MOMENTUM] = momentum
+        c[SGD_ONE_MINUS_DAMPENING] = 1.0 - hyper[H_SGD_DAMPENING]
+        c[SGD_NESTEROV] = hyper[H_SGD_NESTEROV]
+        c[SGD_FIRST] = 1.0 if t == 0 else 0.0
+        c[SGD_HAS_MOMENTUM] = 1.0 if momentum != 0 else 0.0
+    elif kind == RMSPROP:
+        alpha = hyper[H_RMS_ALPHA]
+        c[WD] = hyper[H_RMS_WD]
+        c[RMS_ALPHA] = alpha
+        c[RMS_ONE_MINUS_ALPHA] = 1.0 - alpha
+        c[RMS_EPS] = hyper[H_RMS_EPS]
+        c[RMS_MOMENTUM] = hyper[H_RMS_MOMENTUM]
+        c[RMS_CENTERED] = hyper[H_RMS_CENTERED]
+    elif kind == ADAM:
+        beta1, beta2 = hyper[H_ADAM_BETA1], hyper[H_ADAM_BETA2]
+        bias_correction1 = 1.0 - beta1 ** (t + 1)
+        bias_correction2 = 1.0 - beta2 ** (t + 1)
+        decoupled = hyper[H_ADAM_WD] if hyper[H_ADAM_DECOUPLED] > 0 else 0.0
+        c[WD] = 0.0 if hyper[H_ADAM_DECOUPLED] > 0 else hyper[H_ADAM_WD]
+        c[ADAM_BETA1] = beta1
+        c[ADAM_ONE_MINUS_BETA1] = 1.0 - beta1
+        c[ADAM_BETA2] = beta2
+        c[ADAM_ONE_MINUS_BETA2] = 1.0 - beta2
+        c[ADAM_EPS] = hyper[H_ADAM_EPS]
+        c[ADAM_STEP_SIZE] = lr / bias_correction1
+        c[ADAM_BIAS_CORRECTION1] = bias_correction1
+        c[ADAM_SQRT_BIAS_CORRECTION2] = np.sqrt(bias_correction2)
+        c[ADAM_DECOUPLED_WD] = decoupled
+        c[ADAM_DECAY] = 1.0 - lr * decoupled
+        c[ADAM_AMSGRAD] = hyper[H_ADAM_AMSGRAD]
+    else:
+        c[LR] = lr / (1.0 + t * hyper[H_ADAGRAD_LR_DECAY])
+        c[WD] = hyper[H_ADAGRAD_WD]
+        c[ADAGRAD_EPS] = hyper[H_ADAGRAD_EPS]
 
 
 # --- drivers --------------------------------------------------------------------------------
