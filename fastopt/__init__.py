@@ -7,6 +7,8 @@ Public names:
 - :class:`SGD`, :class:`Momentum`, :class:`RMSprop`, :class:`Adam`, :class:`AdamW`,
   :class:`Adagrad`: fused in-place optimizer steps with gradient centralization (``gc=``);
   :func:`centralize` is GC on its own. :mod:`fastopt.schedules` holds learning-rate schedules.
+- :func:`sweep`: train a whole hyperparameter grid of MLPs in one parallel call, returning a
+  :class:`SweepResult` (table, curves, plots); :func:`batch_indices` reproduces its batches.
 - :mod:`fastopt.reference`: the pure-NumPy implementations every fast path is tested against.
 - :mod:`fastopt.experiments`: the assignment's questions as experiments.
 """
@@ -25,6 +27,8 @@ from fastopt.optim import (
     RMSprop,
     centralize,
 )
+from fastopt.results import SweepResult
+from fastopt.sweep import batch_indices, sweep
 
 __version__ = "0.1.0"
 
@@ -39,9 +43,12 @@ __all__ = [
     "Optimizer",
     "OptimizerState",
     "RMSprop",
+    "SweepResult",
     "TensorSpec",
     "__version__",
+    "batch_indices",
     "centralize",
     "reference",
     "schedules",
+    "sweep",
 ]

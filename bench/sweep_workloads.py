@@ -1,0 +1,65 @@
+"""The grid engine's benchmark workloads (issue 4), shared by the pytest-benchmark suite and
+``bench/sweep_peers.py``.
+
+(a) ``regression``: 8-32-1 ReLU MLP, 128 samples, full batch, Adam, 256 learning rates x 500
+    steps.
+(b) ``classifier``: a 2-hidden-layer classifier 16-32-32-4 on 512 samples, mini-batches of 32,
+    4 optimizers x 64 learning rates x 4 seeds, 200 steps.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastopt import MLP
+
+
+@dataclass
+class Workload:
+    """One grid: model, data and the sweep's keyword arguments."""
+
+    name: str
+    model: MLP
+    X: np.ndarray
+    Y: np.ndarray
+    grid: dict = field(default_factory=dict)
+
+    @property
+    def n_runs(self) -> int:
+        n = 1
+        for value in self.grid.values():
+            n *= len(value) if isinstance(value, list) else 1
+        return n
+
+    @property
+    def steps(self) -> int:
+        return self.grid["steps"]
+
+    def flops_per_run_step(self) -> float:
+        """Multiply-adds x 2 of one forward + backward over the batch (no activations)."""
+        sizes = self.model.sizes
+        batch = self.grid.get("batch_size") or self.X.shape[0]
+        products = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        input_grads = sum(a * b for a, b in zip(sizes[1:-1], sizes[2:], strict=True))
+        return 2.0 * batch * (2 * products + input_grads)
+
+
+def regression(n_lrs: int = 256, steps: int = 500) -> Workload:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((128, 8)).astype(np.float32)
+    Y = (np.sin(X[:, :1]) + 0.5 * X[:, 1:2] * X[:, 2:3]).astype(np.float32)
+    lrs = [float(v) for v in np.geomspace(1e-4, 1e-1, n_lrs)]
+    return Workload("regression 8-32-1 full batch, Adam", MLP([8, 32, 1], "relu"), X, Y,
+                    dict(optimizer="adam", lr=lrs, steps=steps))  # fmt: skip
+
+
+def classifier(n_lrs: int = 64, n_seeds: int = 4, steps: int = 200) -> Workload:
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((4, 16)) * 2
+    labels = rng.integers(0, 4, size=512)
+    X = (centers[labels] + rng.standard_normal((512, 16))).astype(np.float32)
+    lrs = [float(v) for v in np.geomspace(1e-4, 1.0, n_lrs)]
+    model = MLP([16, 32, 32, 4], "relu", loss="cross_entropy")
+    grid = dict(optimizer=["sgd", "momentum", "rmsprop", "adam"], lr=lrs,
+                seed=list(range(n_seeds)), batch_size=32, steps=steps)  # fmt: skip
+    return Workload("classifier 16-32-32-4, batch 32, 4 optimizers", model, X, labels, grid)

@@ -1,0 +1,168 @@
+"""Grid trainer: many small MLPs trained in one parallel call, one run per thread at a time.
+
+Each run (one configuration of the grid) trains its whole trajectory on one thread with the
+very kernels of the single-run API: ``_kernels.mlp`` for the loss and gradient of each
+(mini-)batch, ``_kernels.fused`` for the optimizer step. A run's result is therefore
+bit-identical to training that configuration alone with ``MLP.loss_and_grad`` and
+``Optimizer.step``, and cannot depend on the rest of the grid or on the thread count.
+
+Why not configurations in SIMD lanes (``DESIGN.md``)? With a weight vector per lane, every
+layer product becomes an element-wise multiply-add that reuses nothing, and the short loops
+over lanes are dominated by loop and aliasing overhead: a prototype reached 58k run-steps/s
+on the 8-32-1 benchmark. One run per thread keeps each layer product a small matrix product
+over the batch (BLAS or the unrolled loops), which reuses every weight for every sample:
+380k run-steps/s on the same grid, and runs that stop early cost nothing further.
+
+The loss recorded at step ``t`` is that of the batch used at step ``t``, with the parameters
+after ``t`` updates. A run stops at the first step whose loss is below ``stop_below``
+(``steps_to_target = t``), or is NaN/inf or above its divergence threshold
+(``diverged_at = t``), or after ``steps`` updates.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from fastopt._kernels.fused import GC_NONE, N_COEFFICIENTS, _step_chunk, fill_coefficients
+from fastopt._kernels.mlp import (
+    _backward,
+    _forward,
+    _mse_head,
+    _output_delta,
+    _softmax_cross_entropy_head,
+    _workspace_size,
+)
+from fastopt._kernels.schedules import schedule_value
+
+LOSS_MSE = 0
+LOSS_CROSS_ENTROPY = 1
+
+
+@njit(cache=True, error_model="numpy")
+def _loss(params, X, Y, y, sizes, act, slope, loss_kind, work):
+    """Loss of one network on (X, Y or y), leaving the output gradient in ``work``."""
+    n = X.shape[0]
+    outputs = _forward(params, X, sizes, act, slope, work)
+    if loss_kind == LOSS_MSE:
+        return _mse_head(outputs, Y, _output_delta(work, sizes, n))
+    return _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, n))
+
+
+@njit(cache=True, error_model="numpy")
+def _gather(X, Y, y, rows, Xb, Yb, yb):
+    """Copy the samples ``rows`` into the batch buffers."""
+    for k in range(rows.shape[0]):
+        s = rows[k]
+        Xb[k] = X[s]
+        if Y.shape[1] > 0:
+            Yb[k] = Y[s]
+        yb[k] = y[s]
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def train_runs(
+    X,
+    Y,
+    y,
+    loss_kind,
+    sizes,
+    act,
+    slope,
+    perms,
+    batch_size,
+    kinds,
+    hyper,
+    sched_code,
+    sched_params,
+    gc_modes,
+    chunks_plain,
+    chunks_gc,
+    params,
+    state,
+    steps,
+    record_every,
+    stop_below,
+    diverge_above,
+    diverge_factor,
+    curves,
+    steps_to_target,
+    diverged_at,
+    best_loss,
+    steps_done,
+):
+    """Train every run; all outputs are written in place.
+
+    Shapes (R runs, P parameters, k the most optimizer buffers): X (n, d); Y (n, m) float
+    targets for MSE (else (n, 0)); y (n,) int64 labels for cross-entropy (else zeros);
+    perms (n_epochs, n) int64 sample orders, ``batch_size`` consecutive entries of a row per
+    step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
+    hyper (R, N_HYPER) and sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
+    chunk tables without / with GC rows; params (R, P) and state (R, k, P) in/out; curves
+    (R, n_records) float64 (NaN where nothing is recorded); steps_to_target, diverged_at,
+    steps_done (R,) int64 (-1 = no); best_loss (R,) float64. ``stop_below`` and
+    ``diverge_above`` are NaN when not used; the divergence threshold is then
+    ``diverge_factor`` times the run's first loss.
+    """
+    n_runs, n_params = params.shape
+    full_batch = batch_size == X.shape[0]
+    batches_per_epoch = perms.shape[1] // batch_size
+    for r in prange(n_runs):
+        dtype = params.dtype
+        Xb = X if full_batch else np.empty((batch_size, X.shape[1]), dtype=dtype)
+        Yb = Y if full_batch else np.empty((batch_size, Y.shape[1]), dtype=dtype)
+        yb = y if full_batch else np.empty(batch_size, dtype=np.int64)
+        work = np.empty(_workspace_size(sizes, batch_size), dtype=dtype)
+        grad = np.empty(n_params, dtype=dtype)
+        coef = np.empty(N_COEFFICIENTS, dtype=dtype)
+        chunks = chunks_plain if gc_modes[r] == GC_NONE else chunks_gc
+        p = params[r]
+        threshold = diverge_above
+        for t in range(steps + 1):
+            if not full_batch:
+                epoch = (t // batches_per_epoch) % perms.shape[0]
+                start = (t % batches_per_epoch) * batch_size
+                _gather(X, Y, y, perms[epoch, start : start + batch_size], Xb, Yb, yb)
+            value = _loss(p, Xb, Yb, yb, sizes, act, slope, loss_kind, work)
+            if t == 0 and np.isnan(diverge_above):
+                threshold = diverge_factor * value if value > 0 else np.inf
+            if t % record_every == 0:
+                curves[r, t // record_every] = value
+            if value < best_loss[r] or np.isnan(best_loss[r]):
+                best_loss[r] = value
+            steps_done[r] = t
+            if not np.isfinite(value) or value > threshold:
+                diverged_at[r] = t
+                break
+            if value < stop_below:
+                steps_to_target[r] = t
+                break
+            if t == steps:
+                break
+            _backward(p, Xb, sizes, act, slope, work, grad)
+            lr = schedule_value(sched_code[r], sched_params[r], t)
+            fill_coefficients(kinds[r], hyper[r], t, lr, coef)
+            for k in range(chunks.shape[0]):
+                mode = gc_modes[r] if chunks[k, 2] else GC_NONE
+                _step_chunk(kinds[r], p, grad, state[r], coef, chunks[k, 0], chunks[k, 1], mode)
+
+
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+def evaluate_runs(X, Y, y, loss_kind, sizes, act, slope, params, loss, accuracy):
+    """Full-batch loss and accuracy of every run on (X, Y or y), in place.
+
+    params (R, P); loss, accuracy (R,) float64. Accuracy (the fraction of samples whose
+    largest output is the label) is computed for cross-entropy only, else left as is.
+    """
+    n = X.shape[0]
+    for r in prange(params.shape[0]):
+        work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+        loss[r] = _loss(params[r], X, Y, y, sizes, act, slope, loss_kind, work)
+        if loss_kind == LOSS_CROSS_ENTROPY:
+            outputs = _forward(params[r], X, sizes, act, slope, work)
+            correct = 0
+            for s in range(n):
+                best = 0
+                for j in range(1, outputs.shape[0]):
+                    if outputs[j, s] > outputs[best, s]:
+                        best = j
+                correct += best == y[s]
+            accuracy[r] = correct / n
