@@ -33,6 +33,9 @@ SIGMOID = 4
 # 8x8x16; below that the call costs more than the product.
 BLAS_MIN_WORK = 1 << 10
 
+# Input entries (batch x features) from which the first layer reads X.T in place.
+TRANSPOSE_MIN = 1 << 14
+
 FASTMATH = {"contract", "reassoc"}
 
 
@@ -193,6 +196,16 @@ def _uses_blas(fan_out, fan_in, n):
 
 
 @njit(cache=True, error_model="numpy")
+def _reads_X_in_place(fan_out, fan_in, n):
+    """Whether the first layer uses ``X.T`` (an F-ordered view) instead of a transposed copy.
+
+    Measured: for 8 x 128 inputs sgemm on the view takes 1.4 us against 0.3 us copy + 0.7 us;
+    for 784 x 256 the copy costs more than the view saves.
+    """
+    return _uses_blas(fan_out, fan_in, n) and fan_in * n >= TRANSPOSE_MIN
+
+
+@njit(cache=True, error_model="numpy")
 def _workspace_size(sizes, n):
     """Entries of the work buffer: every layer's outputs, two deltas, X transposed."""
     total = 0
@@ -217,7 +230,8 @@ def _forward(params, X, sizes, act, slope, work):
     """Run the forward pass, leaving every layer's output in ``work``; return the last (m, n).
 
     Hidden layers hold activations; the last layer holds raw outputs (pre-softmax logits).
-    The first layer reads ``X.T`` in place when BLAS does it, else a transposed copy.
+    The first layer reads ``X.T`` in place for big inputs, else a transposed copy (see
+    ``_reads_X_in_place``).
     """
     n = X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -233,7 +247,7 @@ def _forward(params, X, sizes, act, slope, work):
         w_off += fan_out * n
         if layer > 0:
             _dense_forward(W, b, A, Z)
-        elif _uses_blas(fan_out, fan_in, n):
+        elif _reads_X_in_place(fan_out, fan_in, n):
             _dense_forward(W, b, X.T, Z)
         else:
             _dense_forward(W, b, _transposed_input(X, work), Z)
@@ -245,7 +259,7 @@ def _forward(params, X, sizes, act, slope, work):
 
 @njit(cache=True, error_model="numpy")
 def _transposed_input(X, work):
-    """Copy X (n, d) into the end of ``work`` as (d, n), for the loops' contiguous batch axis."""
+    """Copy X (n, d) into the end of ``work`` as (d, n), C-ordered."""
     n, d = X.shape
     XT = work[work.shape[0] - d * n :].reshape((d, n))
     for s in range(n):
@@ -281,13 +295,11 @@ def _backward(params, X, sizes, act, slope, work, grad):
             dA = delta_b[: fan_in * n].reshape((fan_in, n))
             _dense_backward(W, A, dZ, dW, db, dA)
             _activation_backward(A, dA, act, slope)
-        else:
-            no_dA = delta_b[:0].reshape((0, 0))
-            if _uses_blas(fan_out, fan_in, n):
-                _dense_backward(W, X.T, dZ, dW, db, no_dA)
-            else:  # the forward pass left X transposed at the end of work
-                XT = work[work.shape[0] - fan_in * n :].reshape((fan_in, n))
-                _dense_backward(W, XT, dZ, dW, db, no_dA)
+        elif _reads_X_in_place(fan_out, fan_in, n):
+            _dense_backward(W, X.T, dZ, dW, db, delta_b[:0].reshape((0, 0)))
+        else:  # the forward pass left X transposed at the end of work
+            XT = work[work.shape[0] - fan_in * n :].reshape((fan_in, n))
+            _dense_backward(W, XT, dZ, dW, db, delta_b[:0].reshape((0, 0)))
         delta_a, delta_b = delta_b, delta_a
 
 
