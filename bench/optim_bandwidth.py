@@ -66,6 +66,19 @@ def triad_bandwidth(n: int) -> float:
     return 12 * n / t / 1e9
 
 
+def interleaved_medians(fns: dict, rounds: int = 5, min_time: float = 0.1) -> dict:
+    """Median seconds per call of each function, timed in turn over several rounds.
+
+    Taking turns (A B C A B C ...) spreads the machine's drift over all of them, so their
+    ratios hold better than timing each in one go.
+    """
+    samples = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            samples[key].append(median_time(fn, min_time=min_time))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
 def bandwidth_table(sizes: list[int], with_reference: bool) -> None:
     """Print the main table."""
     n_max = max(sizes)
@@ -79,19 +92,24 @@ def bandwidth_table(sizes: list[int], with_reference: bool) -> None:
     print("-" * len(header))
     for n in sizes:
         for name, (_, _, _, touched) in OPTIMIZERS.items():
+            fns = {gc: fastopt_step(name, gc, n) for gc in GC_MODES}
             torch_fn = torch_step(name, n)
-            t_torch = median_time(torch_fn) if torch_fn else None
-            base = None
+            if torch_fn is not None:
+                fns["torch"] = torch_fn
+            times = interleaved_medians(fns)
             for gc in GC_MODES:
-                t = median_time(fastopt_step(name, gc, n))
-                base = t if gc is None else base
+                t = times[gc]
                 gbs = touched * 4 * layout_for(n).size / t / 1e9
                 if with_reference:
                     x_ref = f"{median_time(reference_step(name, gc, n), min_time=0.5) / t:6.1f}"
                 else:
                     x_ref = f"{'-':>6}"
-                x_torch = f"{t_torch / t:8.2f}" if (t_torch and gc is None) else f"{'-':>8}"
-                extra = f"{(t / base - 1) * 100:6.1f}" if gc is not None else f"{'':6}"
+                x_torch = (
+                    f"{times['torch'] / t:8.2f}"
+                    if ("torch" in times and gc is None)
+                    else f"{'-':>8}"
+                )
+                extra = f"{(t / times[None] - 1) * 100:6.1f}" if gc is not None else f"{'':6}"
                 print(
                     f"{name:9} {gc!s:6} {n:6.0e} {t * 1e3:9.4f} {gbs:6.1f} "
                     f"{gbs / triad * 100:6.0f} {x_ref} {x_torch} {extra}"
@@ -99,6 +117,8 @@ def bandwidth_table(sizes: list[int], with_reference: bool) -> None:
             if torch_fn is None and name == "sgd" and n == sizes[0]:
                 print("  (torch not installed: x torch left out)")
     print(f"\ntorch modes: {TORCH_MODE}")
+    print("GB/s counts the bytes a step must read and write (STREAM's convention; the triad")
+    print("also pays a write-allocate read, so in-place updates can exceed 100% of it).")
 
 
 def threshold_table() -> None:

@@ -14,6 +14,7 @@ Public names:
 """
 
 from fastopt import reference, schedules
+from fastopt._version import __version__
 from fastopt.layout import Layout, TensorSpec
 from fastopt.mlp import MLP
 from fastopt.optim import (
@@ -28,9 +29,8 @@ from fastopt.optim import (
     centralize,
 )
 from fastopt.results import SweepResult
+from fastopt.store import load_sweep
 from fastopt.sweep import batch_indices, sweep
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MLP",
@@ -48,6 +48,7 @@ __all__ = [
     "__version__",
     "batch_indices",
     "centralize",
+    "load_sweep",
     "reference",
     "schedules",
     "sweep",

@@ -17,8 +17,10 @@ import inspect
 import itertools
 import math
 import numbers
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass, field
 
 import numba
@@ -26,12 +28,14 @@ import numpy as np
 
 from fastopt._kernels import fused
 from fastopt._kernels import grid as _k
+from fastopt._version import __version__
 from fastopt.layout import FLOAT_DTYPES
 from fastopt.mlp import MLP
 from fastopt.optim import GC_MODES, OPTIMIZERS, Optimizer, _chunk_table
 from fastopt.progress import Progress
 from fastopt.results import SweepResult
 from fastopt.schedules import Constant, Schedule
+from fastopt.store import Store, array_digest, fingerprint
 
 #: Optimizer names a sweep accepts, with the constructor defaults they imply.
 OPTIMIZER_NAMES = {
@@ -130,59 +134,100 @@ def _accepted_hyperparameters(cls: type) -> set[str]:
     return set(inspect.signature(cls.__init__).parameters) - {"self", "lr", "gc"}
 
 
-def _make_runs(
-    optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper, n_samples
-) -> list[_Run]:
-    optimizers = _axis("optimizer", optimizer)
-    if schedule is not None and lr is not None:
-        raise ValueError("give lr or schedule, not both (a schedule holds its own lr)")
-    if schedule is None and lr is None:
-        raise ValueError("lr is required (or a schedule)")
-    rates = _axis("schedule", schedule) if schedule is not None else _axis("lr", lr)
-    for rate in rates:
-        if schedule is not None and not isinstance(rate, Schedule):
-            raise TypeError(f"schedule values must be fastopt.schedules objects, got {rate!r}")
-    seeds = [_check_int("seed", s, 0) for s in _axis("seed", seed)]
-    data_seeds = [_check_int("data_seed", s, 0) for s in _axis("data_seed", data_seed)]
-    gcs = _axis("gc", gc)
-    batches = []
-    for b in _axis("batch_size", batch_size):
-        if b is not None:
-            b = _check_int("batch_size", b, 1)
-            if b > n_samples:
-                raise ValueError(f"batch_size {b} is larger than the data ({n_samples} samples)")
-        batches.append(b)
-    hyper_axes = {name: _axis(name, value) for name, value in hyper.items()}
+class _Grid:
+    """The validated axes of a sweep; runs are built lazily, a slice at a time.
 
-    factories = [(spec, *_optimizer_factory(spec)) for spec in optimizers]
-    accepted_any = set().union(*(_accepted_hyperparameters(cls) for _, cls, _ in factories))
-    unknown = sorted(set(hyper_axes) - accepted_any)
-    if unknown:
-        raise ValueError(
-            f"unknown hyperparameter(s) {unknown} for optimizer(s) "
-            f"{[_optimizer_label(s) for s in optimizers]}; they accept {sorted(accepted_any)}"
-        )
+    Every configuration's optimizer is constructed once here (so bad hyperparameters fail
+    before any work starts) but not kept: a grid of a million runs costs its axes only.
+    """
 
-    runs = []
-    rate_name = "schedule" if schedule is not None else "lr"
-    for spec, cls, fixed in factories:
-        accepted = _accepted_hyperparameters(cls)
-        names = [n for n in hyper_axes if n in accepted]
-        for rate, s, ds, g, b, *values in itertools.product(
-            rates, seeds, data_seeds, gcs, batches, *(hyper_axes[n] for n in names)
-        ):
+    def __init__(self, optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper,
+                 n_samples):  # fmt: skip
+        optimizers = _axis("optimizer", optimizer)
+        if schedule is not None and lr is not None:
+            raise ValueError("give lr or schedule, not both (a schedule holds its own lr)")
+        if schedule is None and lr is None:
+            raise ValueError("lr is required (or a schedule)")
+        self.rate_name = "schedule" if schedule is not None else "lr"
+        self.rates = _axis("schedule", schedule) if schedule is not None else _axis("lr", lr)
+        for rate in self.rates:
+            if schedule is not None and not isinstance(rate, Schedule):
+                raise TypeError(f"schedule values must be fastopt.schedules objects, got {rate!r}")
+        self.seeds = [_check_int("seed", s, 0) for s in _axis("seed", seed)]
+        self.data_seeds = [_check_int("data_seed", s, 0) for s in _axis("data_seed", data_seed)]
+        self.gcs = _axis("gc", gc)
+        self.batches = []
+        for b in _axis("batch_size", batch_size):
+            if b is not None:
+                b = _check_int("batch_size", b, 1)
+                if b > n_samples:
+                    raise ValueError(
+                        f"batch_size {b} is larger than the data ({n_samples} samples)"
+                    )
+            self.batches.append(b)
+        self.hyper_axes = {name: _axis(name, value) for name, value in hyper.items()}
+        self.n_samples = n_samples
+        self.factories = [(spec, *_optimizer_factory(spec)) for spec in optimizers]
+        accepted_any = set().union(*(_accepted_hyperparameters(c) for _, c, _ in self.factories))
+        unknown = sorted(set(self.hyper_axes) - accepted_any)
+        if unknown:
+            raise ValueError(
+                f"unknown hyperparameter(s) {unknown} for optimizer(s) "
+                f"{[_optimizer_label(s) for s in optimizers]}; they accept {sorted(accepted_any)}"
+            )
+        self.n_runs = 0
+        for combo in self._combos():
+            self._optimizer(combo)  # validates; not kept
+            self.n_runs += 1
+
+    def _combos(self):
+        for spec, cls, fixed in self.factories:
+            accepted = _accepted_hyperparameters(cls)
+            names = [n for n in self.hyper_axes if n in accepted]
+            for values in itertools.product(
+                self.rates,
+                self.seeds,
+                self.data_seeds,
+                self.gcs,
+                self.batches,
+                *(self.hyper_axes[n] for n in names),
+            ):
+                yield spec, cls, fixed, names, values  # fmt: skip
+
+    @staticmethod
+    def _optimizer(combo) -> Optimizer:
+        _, cls, fixed, names, (rate, _, _, g, _, *values) = combo
+        return cls(lr=rate, gc=g, **{**fixed, **dict(zip(names, values, strict=True))})
+
+    def runs(self, start: int, stop: int) -> list[_Run]:
+        """Runs ``start .. stop - 1`` of the grid, in its order."""
+        runs = []
+        for index, combo in enumerate(itertools.islice(self._combos(), start, stop), start):
+            spec, _, fixed, names, (rate, s, ds, g, b, *values) = combo
+            opt = self._optimizer(combo)
             kwargs = {**fixed, **dict(zip(names, values, strict=True))}
-            opt = cls(lr=rate, gc=g, **kwargs)
-            columns = {"optimizer": _optimizer_label(spec), rate_name: rate, "seed": s}
+            columns = {"optimizer": _optimizer_label(spec), self.rate_name: rate, "seed": s}
             columns.update({"data_seed": ds, "gc": g, "batch_size": b})
-            columns.update({n: kwargs.get(n) for n in hyper_axes})
-            full = b is None or b == n_samples
-            runs.append(_Run(columns, opt, s, ds, n_samples if full else b))
-    for index, run in enumerate(runs):
-        run.index = index
-        data_seed_key = None if run.batch_size == n_samples else run.data_seed  # unused when full
-        run.group = (run.batch_size, data_seed_key)
-    return runs
+            columns.update({n: kwargs.get(n) for n in self.hyper_axes})
+            full = b is None or b == self.n_samples
+            run = _Run(columns, opt, s, ds, self.n_samples if full else b, index)
+            # Runs with one data order (full batch: any data_seed) train together.
+            run.group = (run.batch_size, None if full else ds)
+            runs.append(run)
+        return runs
+
+    def describe(self) -> dict:
+        """A JSON-able description, for the fingerprint of a stored sweep."""
+        return {
+            "optimizer": [repr(spec) for spec, _, _ in self.factories],
+            self.rate_name: [repr(r) for r in self.rates],
+            "seed": self.seeds,
+            "data_seed": self.data_seeds,
+            "gc": self.gcs,
+            "batch_size": self.batches,
+            "hyper": {k: [repr(v) for v in vs] for k, vs in self.hyper_axes.items()},
+            "n_runs": self.n_runs,
+        }
 
 
 def _check_data(model: MLP, X, Y, dtype: np.dtype, name_x: str, name_y: str):
@@ -244,6 +289,10 @@ def sweep(
     progress: bool | None = None,
     data_seed=0,
     return_params: bool = False,
+    keep_curves: bool = True,
+    memory_limit: int | None = None,
+    store: str | os.PathLike | None = None,
+    executor: Executor | None = None,
     **hyper,
 ) -> SweepResult:
     """Train one MLP per configuration of a hyperparameter grid, all at once.
@@ -289,6 +338,20 @@ def sweep(
         Seed(s) of the mini-batch order.
     return_params : bool
         Keep every run's final parameters in ``result.params`` (n_runs, n_params).
+    keep_curves : bool
+        Keep the loss curves; False keeps only the per-run summaries (``curves`` then has no
+        columns), which with ``record_every`` bounds the memory of huge grids.
+    memory_limit : int, optional
+        Bytes a chunk of runs may hold while it trains (default 256 MiB): the grid is cut into
+        chunks of at most that size, so peak memory depends on the chunk, not on the grid.
+    store : path, optional
+        Folder for finished chunks (see :mod:`fastopt.store`): each is written atomically as it
+        completes; calling the same sweep again resumes and recomputes nothing stored; another
+        grid on the same folder is an error. :func:`fastopt.load_sweep` reads it back.
+    executor : concurrent.futures.Executor, optional
+        Run chunks on it (e.g. ``ProcessPoolExecutor``, or Dask's ``Client.get_executor()``),
+        storing each as it completes; a chunk whose task fails is resubmitted (up to 3 times).
+        The result is the same table as a local run.
     **hyper
         Other hyperparameters, scalars or lists (axes): ``momentum``, ``betas``, ``eps``,
         ``weight_decay``, ``alpha``, ``dampening``, ``amsgrad``, ``centered``, ...
@@ -308,21 +371,176 @@ def sweep(
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    steps = _check_int("steps", steps, 1)
-    record_every = _check_int("record_every", record_every, 1)
-    stop = _finite_or_nan("stop_below", stop_below)
-    diverge = _finite_or_nan("diverge_above", diverge_above, positive=True)
+    settings = _Settings(
+        steps=_check_int("steps", steps, 1),
+        record_every=_check_int("record_every", record_every, 1),
+        stop=_finite_or_nan("stop_below", stop_below),
+        diverge=_finite_or_nan("diverge_above", diverge_above, positive=True),
+        dtype=dtype,
+        keep_curves=bool(keep_curves),
+        return_params=bool(return_params),
+    )
     data = _check_data(model, X, Y, dtype, "X", "Y")
     if (X_val is None) != (Y_val is None):
         raise ValueError("give both X_val and Y_val, or neither")
-    if X_val is not None:
-        val_data = _check_data(model, X_val, Y_val, dtype, "X_val", "Y_val")
-    n_samples = data[0].shape[0]
-    runs = _make_runs(optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper, n_samples)
+    val_data = None if X_val is None else _check_data(model, X_val, Y_val, dtype, "X_val", "Y_val")
+    grid = _Grid(optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper,
+                 data[0].shape[0])  # fmt: skip
+    if memory_limit is not None:
+        memory_limit = _check_int("memory_limit", memory_limit, 1)
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
 
+    chunk_size = _chunk_size(model, settings, grid.n_runs, memory_limit, executor)
+    chunk_store = None
+    if store is not None:
+        description = {"model": repr(model), "slope": model.negative_slope,
+                       "settings": settings.describe(), "grid": grid.describe(),
+                       "data": _data_digest(data, val_data)}  # fmt: skip
+        chunk_store = Store(store, fingerprint(description), grid.n_runs, chunk_size,
+                            __version__, description)  # fmt: skip
+        chunk_size = chunk_store.chunk_size
+    n_chunks = -(-grid.n_runs // chunk_size)
+    bounds = [(i * chunk_size, min((i + 1) * chunk_size, grid.n_runs)) for i in range(n_chunks)]
+
+    started = time.perf_counter()
+    parts: list[SweepResult | None] = [None] * n_chunks
+    if chunk_store is not None:
+        for i in range(n_chunks):
+            stored = chunk_store.load(i)
+            if stored is not None:  # the configs come back exact from the grid, not from JSON
+                configs = _config_columns(grid.runs(*bounds[i]))
+                parts[i] = _with_configs(stored, configs)
+    pending = [i for i in range(n_chunks) if parts[i] is None]
+    total_steps = grid.n_runs * settings.steps
+    with Progress(total_runs=grid.n_runs, total_steps=total_steps, enabled=progress) as bar:
+        done = {"runs": sum(len(p) for p in parts if p is not None), "steps": 0}
+
+        def finished(i: int, part: SweepResult) -> None:
+            parts[i] = part
+            if chunk_store is not None:
+                chunk_store.save(i, part)
+            done["runs"] += len(part)
+            done["steps"] += int(part["steps_done"].sum())
+            bar.update(runs_done=done["runs"], steps_done=done["steps"])
+
+        args = (model, data, val_data, settings)
+        if executor is None:
+            for i in pending:
+                finished(i, train_chunk(*args, grid.runs(*bounds[i]), bar=bar, done=done))
+        else:
+            _run_on_executor(executor, pending, bounds, grid, args, finished)
+
+    result = SweepResult.concat(parts) if len(parts) > 1 else parts[0]
+    info = {
+        "model": repr(model),
+        "steps": settings.steps,
+        "stop_below": stop_below,
+        "diverge_above": diverge_above,
+        "dtype": dtype.name,
+        "n_chunks": n_chunks,
+        "resumed_chunks": n_chunks - len(pending),
+        "rejected_files": chunk_store.rejected if chunk_store is not None else [],
+        "seconds": time.perf_counter() - started,
+        "threads": numba.get_num_threads(),
+    }
+    return SweepResult(
+        {name: result[name] for name in result.config_names},
+        {name: result[name] for name in result.metric_names},
+        result.curves,
+        settings.record_every,
+        result.params,
+        model.layout,
+        info,
+    )
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What every chunk of one sweep shares besides the model and data."""
+
+    steps: int
+    record_every: int
+    stop: float
+    diverge: float
+    dtype: np.dtype
+    keep_curves: bool
+    return_params: bool
+
+    @property
+    def n_records(self) -> int:
+        return self.steps // self.record_every + 1
+
+    def describe(self) -> dict:
+        return {
+            "steps": self.steps,
+            "record_every": self.record_every,
+            "stop": repr(self.stop),
+            "diverge": repr(self.diverge),
+            "dtype": self.dtype.name,
+            "keep_curves": self.keep_curves,
+            "return_params": self.return_params,
+        }
+
+
+DEFAULT_MEMORY_LIMIT = 256 * 2**20
+"""Bytes a chunk of runs may hold while it trains, by default."""
+
+MAX_RETRIES = 3
+"""Times a chunk whose task failed on an executor is resubmitted."""
+
+
+def _chunk_size(model, settings, n_runs, memory_limit, executor) -> int:
+    """Runs per chunk: what fits the memory limit; with an executor, at least 16 chunks."""
+    itemsize = settings.dtype.itemsize
+    per_run = (
+        model.layout.size * itemsize * 6  # params, gradient, up to 3 state buffers, result copy
+        + (settings.n_records * 8 if settings.keep_curves else 0) * 2  # kernel + result
+        + 512  # configs, metrics, bookkeeping
+    )
+    size = max(1, (memory_limit or DEFAULT_MEMORY_LIMIT) // per_run)
+    if executor is not None:
+        size = min(size, max(1, -(-n_runs // 16)))
+    return int(min(size, n_runs))
+
+
+def _data_digest(data, val_data) -> str:
+    arrays = list(data) + (list(val_data) if val_data is not None else [None])
+    return array_digest(*arrays)
+
+
+def _with_configs(part: SweepResult, configs: dict) -> SweepResult:
+    return SweepResult(configs, {n: part[n] for n in part.metric_names}, part.curves,
+                       part.record_every, part.params)  # fmt: skip
+
+
+def _run_on_executor(executor, pending, bounds, grid, args, finished) -> None:
+    """Submit the pending chunks; hand each to ``finished`` as it completes, in any order."""
+    attempts: dict[int, int] = {}
+    futures = {executor.submit(train_chunk, *args, grid.runs(*bounds[i])): i for i in pending}
+    while futures:
+        done, _ = wait(futures, return_when=FIRST_COMPLETED)
+        for future in done:
+            i = futures.pop(future)
+            try:
+                part = future.result()
+            except Exception as exc:  # a dead worker, a lost task: try again elsewhere
+                attempts[i] = attempts.get(i, 0) + 1
+                if attempts[i] > MAX_RETRIES:
+                    raise RuntimeError(f"chunk {i} failed {attempts[i]} times") from exc
+                futures[executor.submit(train_chunk, *args, grid.runs(*bounds[i]))] = i
+                continue
+            finished(i, part)
+
+
+def train_chunk(model, data, val_data, settings, runs, bar=None, done=None) -> SweepResult:
+    """Train one chunk of runs (all on this process's threads) and return its results.
+
+    A top-level function of picklable arguments, so that executors can run it anywhere.
+    """
     n_runs, n_params = len(runs), model.layout.size
-    n_records = steps // record_every + 1
-    curves = np.full((n_runs, n_records), np.nan)
+    dtype = settings.dtype
+    curves = np.full((n_runs, settings.n_records), np.nan)
     metrics = {
         "final_loss": np.full(n_runs, np.nan),
         "best_loss": np.full(n_runs, np.nan),
@@ -334,11 +552,12 @@ def sweep(
     classifier = model.loss_name == "cross_entropy"
     if classifier:
         metrics["train_accuracy"] = np.full(n_runs, np.nan)
-    if X_val is not None:
+    if val_data is not None:
         metrics["val_loss"] = np.full(n_runs, np.nan)
         if classifier:
             metrics["val_accuracy"] = np.full(n_runs, np.nan)
-    final_params = np.empty((n_runs, n_params), dtype=dtype) if return_params else None
+    final_params = np.empty((n_runs, n_params), dtype=dtype) if settings.return_params else None
+    offset = runs[0].index if runs else 0
 
     groups: dict[tuple, list[_Run]] = {}
     for run in runs:
@@ -346,44 +565,34 @@ def sweep(
     model_args = (model._sizes, model._act, dtype.type(model.negative_slope))
     loss_kind = _k.LOSS_CROSS_ENTROPY if classifier else _k.LOSS_MSE
     chunk_tables = (_chunk_table(model.layout, False), _chunk_table(model.layout, True))
-    started = time.perf_counter()
-    with Progress(total_runs=n_runs, total_steps=n_runs * steps, enabled=progress) as bar:
-        done_runs = done_steps = 0
-        for members in groups.values():
-            batch = _Batch(members, model, dtype, n_records)
-            first = members[0]
-            perms, size = _permutations(n_samples, first.batch_size, first.data_seed, steps)
-            for wave in batch.waves():
-                _k.train_runs(
-                    *data, loss_kind, *model_args, perms, size, batch.kinds[wave],
-                    batch.hyper[wave], batch.sched_code[wave], batch.sched_params[wave],
-                    batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
-                    steps, record_every, stop, diverge, DIVERGE_FACTOR, batch.curves[wave],
-                    batch.steps_to_target[wave], batch.diverged_at[wave], batch.best_loss[wave],
-                    batch.steps_done[wave],
-                )  # fmt: skip
-                done_runs += wave.stop - wave.start
-                done_steps += int(batch.steps_done[wave].sum())
-                bar.update(runs_done=done_runs, steps_done=done_steps)
-            batch.scatter(curves, metrics, final_params)
-            _evaluate(batch, data, loss_kind, model_args, metrics, "final_loss", "train_accuracy")
-            if X_val is not None:
-                _evaluate(batch, val_data, loss_kind, model_args, metrics, "val_loss",
-                          "val_accuracy")  # fmt: skip
+    n_samples = data[0].shape[0]
+    for members in groups.values():
+        batch = _Batch(members, model, dtype, settings.n_records)
+        first = members[0]
+        perms, size = _permutations(n_samples, first.batch_size, first.data_seed, settings.steps)
+        for wave in batch.waves():
+            _k.train_runs(
+                *data, loss_kind, *model_args, perms, size, batch.kinds[wave],
+                batch.hyper[wave], batch.sched_code[wave], batch.sched_params[wave],
+                batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
+                settings.steps, settings.record_every, settings.stop, settings.diverge,
+                DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
+                batch.diverged_at[wave], batch.best_loss[wave], batch.steps_done[wave],
+            )  # fmt: skip
+            if bar is not None:
+                steps_so_far = int(batch.steps_done[: wave.stop].sum())
+                bar.update(runs_done=done["runs"] + wave.stop,
+                           steps_done=done["steps"] + steps_so_far)  # fmt: skip
+        batch.scatter(curves, metrics, final_params, offset)
+        _evaluate(batch, data, loss_kind, model_args, metrics, "final_loss", "train_accuracy",
+                  offset)  # fmt: skip
+        if val_data is not None:
+            _evaluate(batch, val_data, loss_kind, model_args, metrics, "val_loss",
+                      "val_accuracy", offset)  # fmt: skip
     metrics["diverged"] = metrics["diverged_at"] >= 0
-
-    configs = _config_columns(runs)
-    info = {
-        "model": repr(model),
-        "steps": steps,
-        "stop_below": stop_below,
-        "diverge_above": diverge_above,
-        "dtype": dtype.name,
-        "n_groups": len(groups),
-        "seconds": time.perf_counter() - started,
-        "threads": numba.get_num_threads(),
-    }
-    return SweepResult(configs, metrics, curves, record_every, final_params, model.layout, info)
+    if not settings.keep_curves:
+        curves = curves[:, :0]
+    return SweepResult(_config_columns(runs), metrics, curves, settings.record_every, final_params)
 
 
 def _finite_or_nan(name: str, value: object, positive: bool = False) -> float:
@@ -448,9 +657,9 @@ class _Batch:
         for start in range(0, len(self.runs), per_call):
             yield slice(start, min(start + per_call, len(self.runs)))
 
-    def scatter(self, curves, metrics, final_params) -> None:
-        """Copy each run's results to its row of the whole grid."""
-        rows = np.array([run.index for run in self.runs])
+    def scatter(self, curves, metrics, final_params, offset: int) -> None:
+        """Copy each run's results to its row of the chunk (grid index minus ``offset``)."""
+        rows = np.array([run.index - offset for run in self.runs])
         curves[rows] = self.curves
         metrics["best_loss"][rows] = self.best_loss
         metrics["steps_to_target"][rows] = self.steps_to_target
@@ -460,11 +669,12 @@ class _Batch:
             final_params[rows] = self.params
 
 
-def _evaluate(batch, data, loss_kind, model_args, metrics, loss_name, accuracy_name) -> None:
+def _evaluate(batch, data, loss_kind, model_args, metrics, loss_name, accuracy_name,
+              offset) -> None:  # fmt: skip
     n = len(batch.runs)
     loss, accuracy = np.empty(n), np.full(n, np.nan)
     _k.evaluate_runs(*data, loss_kind, *model_args, batch.params, loss, accuracy)
-    rows = np.array([run.index for run in batch.runs])
+    rows = np.array([run.index - offset for run in batch.runs])
     metrics[loss_name][rows] = loss
     if accuracy_name in metrics:
         metrics[accuracy_name][rows] = accuracy
