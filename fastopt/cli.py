@@ -14,6 +14,29 @@ def _worked_example(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from fastopt.config import ConfigError, load_config, status
+
+    try:
+        if args.status is not None:
+            print(status(args.status))
+            return 0
+        if args.config is None:
+            print("fastopt sweep: give CONFIG.toml (or --status DIR)", file=sys.stderr)
+            return 2
+        config = load_config(args.config)
+        result = config.run(progress=False if args.quiet else None)
+    except (ConfigError, ValueError, TypeError) as exc:
+        print(f"fastopt sweep: {exc}", file=sys.stderr)
+        return 2
+    print(result.table(max_rows=args.top, sort_by="final_loss"))
+    resumed = result.info["resumed_chunks"]
+    print(f"\n{len(result)} runs in {result.info['seconds']:.1f} s "
+          f"({resumed} of {result.info['n_chunks']} chunks from the store); "
+          f"stored in {str(config.store)!r}")  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fastopt``, one sub-command per experiment."""
     parser = argparse.ArgumentParser(
@@ -29,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr", type=float, default=0.1, help="learning rate of the single step (default 0.1)"
     )
     worked.set_defaults(run=_worked_example)
+    grid = commands.add_parser(
+        "sweep",
+        help="run (or resume) a grid described in a TOML file; --status DIR reports a store",
+        description="Run a hyperparameter grid from a TOML file (see fastopt.config), storing "
+        "each finished chunk so that a killed run resumes where it stopped.",
+    )
+    grid.add_argument("config", nargs="?", help="the grid's TOML file")
+    grid.add_argument("--status", metavar="DIR", help="report the progress of a stored grid")
+    grid.add_argument("--top", type=int, default=10, help="rows of the table printed at the end")
+    grid.add_argument("--quiet", action="store_true", help="no progress bar")
+    grid.set_defaults(run=_sweep)
     return parser
 
 
