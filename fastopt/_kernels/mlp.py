@@ -10,7 +10,7 @@ Storage conventions
   batch: contiguous, independent of the layer widths, and vectorized by LLVM.
 - Layer products go to BLAS (``np.dot`` with an output argument) unless they are tiny:
   below about ``BLAS_MIN_WORK`` multiply-adds the call costs more than plain loops.
-- ``fastmath`` allows contraction and reassociation only (so reductions vectorize); never
+- ``fastmath`` allows reassociation only (so reductions vectorize; see ``FASTMATH``); never
   ``nnan``/``ninf``, because callers detect divergence through NaN and inf. With
   ``error_model="numpy"`` a division by zero gives inf/NaN instead of raising, and loops
   carry no zero-divisor branch that would stop vectorization.
@@ -36,7 +36,11 @@ BLAS_MIN_WORK = 1 << 10
 # Input entries (batch x features) from which the first layer reads X.T in place.
 TRANSPOSE_MIN = 1 << 14
 
-FASTMATH = {"contract", "reassoc"}
+# Reassociation only, so that sums vectorize. Never nnan/ninf: divergence is detected through
+# NaN and inf. Not "contract" either: with both, the code Numba runs right after compiling and
+# the code it loads from its cache in a later process rounded differently (seen on Adam), and
+# a resumed sweep must be bit-identical to an uninterrupted one.
+FASTMATH = {"reassoc"}
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
