@@ -1,6 +1,7 @@
 """Chunked sweeps: memory limit, store and resume, executors."""
 
 import multiprocessing
+import os
 import shutil
 import signal
 import subprocess
@@ -218,3 +219,58 @@ def test_version_in_manifest(tmp_path):
     text = (tmp_path / "s" / "manifest.json").read_text()
     assert f'"fastopt": "{fastopt.__version__}"' in text
     assert not any(p.name.endswith(".tmp") or ".tmp-" in p.name for p in (tmp_path / "s").iterdir())
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    # One Numba thread per worker process: processes x threads = cores.
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"NUMBA_NUM_THREADS": "1"},
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_dask_gives_the_same_table(dask_client, tmp_path):
+    X, Y = data()
+    local = sweep(NET, X, Y, **GRID)
+    remote = sweep(NET, X, Y, executor=dask_client.get_executor(), store=tmp_path / "s", **GRID)
+    assert remote.info["n_chunks"] > 1
+    assert_same_runs(local, remote)
+
+
+def test_dask_survives_a_killed_worker(dask_client, tmp_path):
+    import threading
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4)).astype(np.float32)
+    Y = np.sin(X[:, :1]).astype(np.float32)
+    grid = dict(optimizer="adam", lr=list(np.geomspace(1e-4, 1e-1, 32)), steps=4000,
+                return_params=True)  # fmt: skip
+    store = tmp_path / "s"
+    outcome = {}
+
+    def run():
+        executor = dask_client.get_executor()
+        outcome["result"] = sweep(MLP([4, 32, 1]), X, Y, executor=executor, store=store, **grid)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(store.glob("chunk-*.npz")):
+        time.sleep(0.02)
+    pids = dask_client.run(os.getpid)
+    os.kill(next(iter(pids.values())), signal.SIGKILL)
+    stored_at_kill = len(list(store.glob("chunk-*.npz")))
+    thread.join(timeout=600)
+    assert "result" in outcome, "the sweep did not finish after a worker was killed"
+    assert stored_at_kill < read_n_chunks(store), "the kill came after the last chunk"
+    straight = sweep(MLP([4, 32, 1]), X, Y, **grid)
+    assert_same_runs(outcome["result"], straight)
