@@ -83,11 +83,13 @@ def main() -> None:
     except ImportError:
         print("  Dask                   not installed")
     else:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None,
-                               env={"NUMBA_NUM_THREADS": "1"})  # fmt: skip
+        # One thread per worker for Numba and for BLAS alike: processes x threads = cores.
+        env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, env=env)
         with Client(cluster) as client:
             executor = client.get_executor()
-            fastopt.sweep(model, X, Y, progress=False, executor=executor, **small)  # warm workers
+            warm = {**small, "lr": grid["lr"][:64]}  # enough chunks to reach every worker
+            fastopt.sweep(model, X, Y, progress=False, executor=executor, **warm)
             dask = timed(lambda: fastopt.sweep(model, X, Y, progress=False, executor=executor,
                                                **grid))  # fmt: skip
         cluster.close()

@@ -153,10 +153,10 @@ class Store:
         if result.params is not None:
             arrays["params"] = result.params
         tmp = self.path(index).with_suffix(f".tmp-{os.getpid()}")
+        # Rename after a complete write: a killed process leaves a whole chunk or none. (No
+        # fsync: it would cost ~20 ms a chunk, and the loader rejects a damaged file anyway.)
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, self.path(index))
 
     def load(self, index: int) -> SweepResult | None:

@@ -391,7 +391,9 @@ def sweep(
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {executor!r}")
 
-    chunk_size = _chunk_size(model, settings, grid.n_runs, memory_limit, executor)
+    chunk_size = _chunk_size(
+        model, settings, grid.n_runs, memory_limit, split=executor is not None or store is not None
+    )
     chunk_store = None
     if store is not None:
         description = {"model": repr(model), "slope": model.negative_slope,
@@ -490,8 +492,12 @@ MAX_RETRIES = 3
 """Times a chunk whose task failed on an executor is resubmitted."""
 
 
-def _chunk_size(model, settings, n_runs, memory_limit, executor) -> int:
-    """Runs per chunk: what fits the memory limit; with an executor, at least 16 chunks."""
+def _chunk_size(model, settings, n_runs, memory_limit, split) -> int:
+    """Runs per chunk: what fits the memory limit; at least ``MIN_CHUNKS`` chunks when split.
+
+    Chunks are split finer when they are stored (a killed process loses at most the running
+    ones) or sent to an executor (so that every worker has work until the end).
+    """
     itemsize = settings.dtype.itemsize
     per_run = (
         model.layout.size * itemsize * 6  # params, gradient, up to 3 state buffers, result copy
@@ -499,9 +505,13 @@ def _chunk_size(model, settings, n_runs, memory_limit, executor) -> int:
         + 512  # configs, metrics, bookkeeping
     )
     size = max(1, (memory_limit or DEFAULT_MEMORY_LIMIT) // per_run)
-    if executor is not None:
-        size = min(size, max(1, -(-n_runs // 16)))
+    if split:
+        size = min(size, max(1, -(-n_runs // MIN_CHUNKS)))
     return int(min(size, n_runs))
+
+
+MIN_CHUNKS = 64
+"""Chunks a stored or distributed grid is cut into at least (when it has that many runs)."""
 
 
 def _data_digest(data, val_data) -> str:
@@ -614,7 +624,12 @@ def _config_columns(runs: Sequence[_Run]) -> dict[str, np.ndarray]:
     for name in names:
         values = [run.columns.get(name) for run in runs]
         numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
-        columns[name] = np.array(values) if numeric else np.array(values, dtype=object)
+        if numeric:
+            columns[name] = np.array(values)
+        else:  # element by element: np.array would split tuples such as betas into columns
+            columns[name] = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values):
+                columns[name][i] = value
     return columns
 
 

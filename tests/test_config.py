@@ -42,7 +42,7 @@ def test_config_runs_like_the_same_sweep_and_resumes(tmp_path, capsys):
     assert config.grid["betas"] == [(0.9, 0.999), (0.5, 0.9)]
     assert main(["sweep", str(path), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "(0 of 1 chunks from the store)" in out
+    assert "(0 of 12 chunks from the store)" in out
     X, Y = data.linear(n=64, seed=3)
     direct = sweep(MLP([2, 4, 1], "tanh"), X, Y, optimizer=["sgd", "adam"], lr=[0.01, 0.1],
                    gc=[None, "grad"], betas=[(0.9, 0.999), (0.5, 0.9)], steps=30,
@@ -51,9 +51,9 @@ def test_config_runs_like_the_same_sweep_and_resumes(tmp_path, capsys):
     assert len(stored) == len(direct) == 2 * 2 + 2 * 2 * 2
     np.testing.assert_array_equal(stored.curves, direct.curves)
     assert main(["sweep", str(path), "--quiet"]) == 0
-    assert "(1 of 1 chunks from the store)" in capsys.readouterr().out
+    assert "(12 of 12 chunks from the store)" in capsys.readouterr().out
     assert main(["sweep", "--status", str(tmp_path / "store")]) == 0
-    assert "12/12 runs stored (100%), 0 missing" in capsys.readouterr().out
+    assert "12/12 runs stored (100%), 0 missing, in chunks of 1" in capsys.readouterr().out
 
 
 def test_npz_data_and_default_store(tmp_path, monkeypatch):
