@@ -14,6 +14,23 @@ def _worked_example(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from fastopt.experiments import compare
+    from fastopt.experiments.compare import write
+
+    out = args.out or f"fastopt-out/compare-{args.problem}"
+    kwargs = dict(seeds=1, n_samples=200) if args.quick else {}
+    comparison = compare(problem=args.problem, seed=args.seed, progress=None, **kwargs)
+    paths = write(comparison, out)
+    print(comparison.table_markdown())
+    print()
+    for opt, text in comparison.findings().items():
+        print(f"{opt}: {text}")
+    print(f"\n{comparison.momentum_note()}")
+    print(f"\nwrote {paths['report']}, {paths['figure']}, {paths['csv']}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from fastopt.config import ConfigError, load_config, status
 
@@ -43,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fastopt", description="Fast neural-network optimizers on the CPU."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    comp = commands.add_parser(
+        "compare",
+        help="Q4: SGD, momentum, RMSprop, Adam x 4 learning rates on the toy problem; report",
+        description="Reproduce the assignment's optimizer comparison (SEED.md Q4) and write "
+        "curves.png, runs.csv and report.md.",
+    )
+    comp.add_argument(
+        "--problem",
+        choices=["linear", "mlp"],
+        default="linear",
+        help="linear model (default) or a 2-16-1 ReLU MLP on the same data",
+    )
+    comp.add_argument("--out", help="output folder (default fastopt-out/compare-PROBLEM)")
+    comp.add_argument("--seed", type=int, default=0, help="first weight seed and data seed")
+    comp.add_argument("--quick", action="store_true", help="one seed, 200 samples (for tests)")
+    comp.set_defaults(run=_compare)
     worked = commands.add_parser(
         "worked-example",
         help="the assignment's hand-worked 2-2-2 ReLU network: forward, loss, gradients, one step",

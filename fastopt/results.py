@@ -15,12 +15,12 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from fastopt.plot import pyplot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,26 +232,6 @@ def _concat_columns(arrays: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(arrays)
     except (TypeError, ValueError):
         return np.concatenate([a.astype(object) for a in arrays])
-
-
-def _pyplot() -> Any:
-    """Matplotlib's pyplot, on the Agg backend when there is no display to draw on."""
-    import matplotlib
-
-    headless = not (
-        os.environ.get("DISPLAY")
-        or os.environ.get("WAYLAND_DISPLAY")
-        or os.environ.get("MPLBACKEND")
-    )
-    if (
-        headless
-        and sys.platform not in ("darwin", "win32")
-        and "matplotlib.pyplot" not in sys.modules
-    ):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _palette(n: int) -> list[tuple[float, float, float, float]]:
@@ -835,7 +815,7 @@ class SweepResult:
             ``ax``, with one ``Line2D`` per drawn run in ``ax.lines`` and the divergence
             marks as one collection in ``ax.collections``.
         """
-        plt = _pyplot()
+        plt = pyplot()
         import matplotlib
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import LogNorm, Normalize, to_rgba
@@ -991,7 +971,7 @@ class SweepResult:
             Unknown columns, ``x == y``, an unknown ``reduce``, a non-numeric ``value``, no
             runs, or ``logx`` set for a non-numeric (or, for True, non-positive) ``x``.
         """
-        plt = _pyplot()
+        plt = pyplot()
         import matplotlib
         from matplotlib.colors import LogNorm, Normalize
         from matplotlib.patches import Rectangle

@@ -1,0 +1,41 @@
+"""Matplotlib plumbing shared by every figure: headless by default, saved as PNG."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def pyplot() -> Any:
+    """Matplotlib's pyplot, on the Agg backend when there is no display to draw on.
+
+    The switch happens only before pyplot is first imported, so that figures a user already
+    has open are left alone.
+    """
+    import matplotlib
+
+    headless = not (
+        os.environ.get("DISPLAY")
+        or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("MPLBACKEND")
+    )
+    if (
+        headless
+        and sys.platform not in ("darwin", "win32")
+        and "matplotlib.pyplot" not in sys.modules
+    ):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG (folders created), close it, and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
