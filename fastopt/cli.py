@@ -31,6 +31,19 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from fastopt.experiments import batch_study
+    from fastopt.experiments.batch import write
+
+    kwargs = dict(seeds=1, n_samples=200, epochs=5) if args.quick else {}
+    study = batch_study(seed=args.seed, **kwargs)
+    paths = write(study, args.out or "fastopt-out/batch")
+    for line in study.findings():
+        print(line)
+    print(f"\nwrote {paths['report']}, {paths['figure']}, {paths['csv']}")
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from fastopt.config import ConfigError, load_config, status
 
@@ -76,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--seed", type=int, default=0, help="first weight seed and data seed")
     comp.add_argument("--quick", action="store_true", help="one seed, 200 samples (for tests)")
     comp.set_defaults(run=_compare)
+    batch = commands.add_parser(
+        "batch",
+        help="Q2d: full-batch vs mini-batch descent, loss against steps and epochs; report",
+        description="Train the toy problem with the full batch and mini-batches for the same "
+        "epochs; write curves.png, results.csv and report.md.",
+    )
+    batch.add_argument("--out", help="output folder (default fastopt-out/batch)")
+    batch.add_argument("--seed", type=int, default=0, help="first weight seed and data seed")
+    batch.add_argument("--quick", action="store_true", help="one seed, 200 samples, 5 epochs")
+    batch.set_defaults(run=_batch)
     worked = commands.add_parser(
         "worked-example",
         help="the assignment's hand-worked 2-2-2 ReLU network: forward, loss, gradients, one step",
