@@ -30,8 +30,12 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fastopt  # noqa: E402
-from bench.sweep_workloads import Workload, classifier, regression  # noqa: E402
-from fastopt import reference  # noqa: E402
+from bench.sweep_workloads import (  # noqa: E402
+    Workload,
+    classifier,
+    reference_loop,
+    regression,
+)
 
 
 def sgemm_gflops(n: int = 2048) -> float:
@@ -70,31 +74,10 @@ def fastopt_rate(w: Workload) -> tuple[float, float]:
 
 
 # --- the NumPy reference ---------------------------------------------------------------------
-REFERENCE_OPTIMIZERS = {
-    "sgd": lambda lr: reference.SGD(lr=lr),
-    "momentum": lambda lr: reference.SGD(lr=lr, momentum=0.9),
-    "rmsprop": lambda lr: reference.RMSprop(lr=lr),
-    "adam": lambda lr: reference.Adam(lr=lr),
-}
-
-
 def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100) -> float:
     """run-steps/s of the per-configuration loop over ``fastopt.reference``."""
-    net, layout = w.model, w.model.layout
-    batch = w.grid.get("batch_size")
-    batches = fastopt.batch_indices(w.X.shape[0], batch, 0, steps)
-    runs = _grid_runs(w)[:: max(1, len(_grid_runs(w)) // n_runs)][:n_runs]
-    start = time.perf_counter()
-    for run in runs:
-        named = {k: v.copy() for k, v in layout.views(net.init(seed=run["seed"])).items()}
-        opt = REFERENCE_OPTIMIZERS[run["optimizer"]](run["lr"])
-        state = opt.init(named)
-        for t in range(steps):
-            rows = batches[t]
-            flat = layout.pack(named, dtype=np.float32)
-            _, grad = reference.mlp_loss_and_grad(net, flat, w.X[rows], w.Y[rows])
-            opt.step(named, layout.views(grad), state)
-    return len(runs) * steps / (time.perf_counter() - start)
+    run, run_steps = reference_loop(w, n_runs=n_runs, steps=steps)
+    return run_steps / _timed(run)
 
 
 # --- torch: every configuration batched --------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fastopt import MLP
+from fastopt import MLP, batch_indices, reference
 
 
 @dataclass
@@ -63,3 +63,25 @@ def classifier(n_lrs: int = 64, n_seeds: int = 4, steps: int = 200) -> Workload:
     grid = dict(optimizer=["sgd", "momentum", "rmsprop", "adam"], lr=lrs,
                 seed=list(range(n_seeds)), batch_size=32, steps=steps)  # fmt: skip
     return Workload("classifier 16-32-32-4, batch 32, 4 optimizers", model, X, labels, grid)
+
+
+def reference_loop(w: Workload, n_runs: int = 4, steps: int = 100):
+    """The per-configuration loop over ``fastopt.reference`` (Adam) for a few of the grid's
+    learning rates: ``(run, run_steps)``, a zero-argument callable and the run-steps it does.
+    """
+    net, layout = w.model, w.model.layout
+    batches = batch_indices(w.X.shape[0], w.grid.get("batch_size"), 0, steps)
+    lrs = w.grid["lr"][:: max(1, len(w.grid["lr"]) // n_runs)][:n_runs]
+
+    def run():
+        for lr in lrs:
+            named = {k: v.copy() for k, v in layout.views(net.init(seed=0)).items()}
+            opt = reference.Adam(lr=lr)
+            state = opt.init(named)
+            for t in range(steps):
+                rows = batches[t]
+                flat = layout.pack(named, dtype=np.float32)
+                _, grad = reference.mlp_loss_and_grad(net, flat, w.X[rows], w.Y[rows])
+                opt.step(named, layout.views(grad), state)
+
+    return run, len(lrs) * steps

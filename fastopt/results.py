@@ -617,6 +617,18 @@ class SweepResult:
 
     # ------------------------------------------------------------------------------ merging
 
+    def with_info(self, info: Mapping[str, Any], layout: Any = None) -> SweepResult:
+        """The same runs with ``info`` (and ``layout``, if given) in place of this one's."""
+        return SweepResult(
+            {name: self[name] for name in self.config_names},
+            {name: self[name] for name in self.metric_names},
+            self.curves,
+            self.record_every,
+            self.params,
+            self.layout if layout is None else layout,
+            info,
+        )
+
     @classmethod
     def concat(cls, results: Iterable[SweepResult]) -> SweepResult:
         """Several results as one, runs in the given order (e.g. chunks of one sweep).

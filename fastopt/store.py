@@ -246,15 +246,7 @@ def load_sweep(folder: str | os.PathLike) -> SweepResult:
     if not parts:
         raise ValueError(f"store {str(folder)!r} holds no finished chunk yet ({n_runs} missing)")
     result = SweepResult.concat(parts)
-    return SweepResult(
-        {name: result[name] for name in result.config_names},
-        {name: result[name] for name in result.metric_names},
-        result.curves,
-        result.record_every,
-        result.params,
-        None,
-        {**result.info, **info},
-    )
+    return result.with_info({**result.info, **info})
 
 
 def _write_atomic(path: Path, text: str) -> None:

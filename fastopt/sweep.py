@@ -446,15 +446,7 @@ def sweep(
         "seconds": time.perf_counter() - started,
         "threads": numba.get_num_threads(),
     }
-    return SweepResult(
-        {name: result[name] for name in result.config_names},
-        {name: result[name] for name in result.metric_names},
-        result.curves,
-        settings.record_every,
-        result.params,
-        model.layout,
-        info,
-    )
+    return result.with_info(info, layout=model.layout)
 
 
 @dataclass(frozen=True)

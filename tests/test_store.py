@@ -224,18 +224,28 @@ def test_version_in_manifest(tmp_path):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
-    # One Numba thread per worker process: processes x threads = cores.
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        env={"NUMBA_NUM_THREADS": "1"},
-    )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+    import dask
+
+    # One Numba thread per worker process: processes x threads = cores. Starting worker
+    # processes on a loaded 2-core machine can be slow: long timeouts and a second try.
+    with dask.config.set({"distributed.comm.timeouts.connect": "120s"}):
+        for attempt in range(2):
+            try:
+                cluster = distributed.LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    env={"NUMBA_NUM_THREADS": "1"},
+                )
+                break
+            except RuntimeError:
+                if attempt == 1:
+                    raise
+        client = distributed.Client(cluster)
+        yield client
+        client.close()
+        cluster.close()
 
 
 def test_dask_gives_the_same_table(dask_client, tmp_path):
