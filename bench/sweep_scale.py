@@ -85,7 +85,7 @@ def main() -> None:
     else:
         # One thread per worker for Numba and for BLAS alike: processes x threads = cores.
         env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None, env=env)
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0", env=env)
         with Client(cluster) as client:
             executor = client.get_executor()
             warm = {**small, "lr": grid["lr"][:64]}  # enough chunks to reach every worker

@@ -227,7 +227,8 @@ def dask_client():
     import dask
 
     # One Numba thread per worker process: processes x threads = cores. Starting worker
-    # processes on a loaded 2-core machine can be slow: long timeouts and a second try.
+    # processes on a loaded 2-core machine can be slow: long timeouts and a second try. The
+    # dashboard takes any free port (":0"), so that two test runs never collide on 8787.
     with dask.config.set({"distributed.comm.timeouts.connect": "120s"}):
         for attempt in range(2):
             try:
@@ -235,7 +236,7 @@ def dask_client():
                     n_workers=2,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     env={"NUMBA_NUM_THREADS": "1"},
                 )
                 break
