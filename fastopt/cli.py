@@ -44,6 +44,22 @@ def _batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lr_range(args: argparse.Namespace) -> int:
+    from fastopt.experiments import lr_study
+    from fastopt.experiments.lr_range import write
+
+    kwargs = QUICK_LR if args.quick else {}
+    study = lr_study(seed=args.seed, **kwargs)
+    paths = write(study, args.out or "fastopt-out/lr-range")
+    print(paths["report"].read_text())
+    print(f"wrote {paths['report']}, {paths['regions']}, {paths['examples']}, {paths['csv']}")
+    return 0
+
+
+QUICK_LR = dict(n_rates=24, budget=30, ramp_steps=150, n_samples=200)
+"""The --quick size of ``fastopt lr-range`` (tests use it too)."""
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from fastopt.config import ConfigError, load_config, status
 
@@ -99,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--seed", type=int, default=0, help="first weight seed and data seed")
     batch.add_argument("--quick", action="store_true", help="one seed, 200 samples, 5 epochs")
     batch.set_defaults(run=_batch)
+    lr_range = commands.add_parser(
+        "lr-range",
+        help="Q2a/b: learning rates too low, good, too high: range test and a 64-rate grid",
+        description="Run the learning-rate range test and a grid of 64 rates with SGD on the "
+        "toy problem; write regions.png, examples.png, grid.csv and report.md.",
+    )
+    lr_range.add_argument("--out", help="output folder (default fastopt-out/lr-range)")
+    lr_range.add_argument("--seed", type=int, default=0, help="weight seed and data seed")
+    lr_range.add_argument("--quick", action="store_true", help="24 rates, 200 samples")
+    lr_range.set_defaults(run=_lr_range)
     worked = commands.add_parser(
         "worked-example",
         help="the assignment's hand-worked 2-2-2 ReLU network: forward, loss, gradients, one step",

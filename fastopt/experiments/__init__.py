@@ -2,13 +2,16 @@
 
 from fastopt.experiments.batch import BatchStudy, batch_study
 from fastopt.experiments.compare import Comparison, compare
+from fastopt.experiments.lr_range import LRStudy, lr_study
 from fastopt.experiments.worked_example import WorkedExample, worked_example
 
 __all__ = [
     "BatchStudy",
     "Comparison",
+    "LRStudy",
     "WorkedExample",
     "batch_study",
     "compare",
+    "lr_study",
     "worked_example",
 ]
