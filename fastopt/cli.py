@@ -56,6 +56,17 @@ def _lr_range(args: argparse.Namespace) -> int:
     return 0
 
 
+def _saddle(args: argparse.Namespace) -> int:
+    from fastopt.experiments import saddle_study
+    from fastopt.experiments.saddle import write
+
+    study = saddle_study(steps=200 if args.quick else 500, seed=args.seed)
+    paths = write(study, args.out or "fastopt-out/saddle")
+    print(paths["report"].read_text())
+    print(f"wrote {paths['report']}, {paths['figure']}, {paths['csv']}")
+    return 0
+
+
 QUICK_LR = dict(n_rates=24, budget=30, ramp_steps=150, n_samples=200)
 """The --quick size of ``fastopt lr-range`` (tests use it too)."""
 
@@ -125,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     lr_range.add_argument("--seed", type=int, default=0, help="weight seed and data seed")
     lr_range.add_argument("--quick", action="store_true", help="24 rates, 200 samples")
     lr_range.set_defaults(run=_lr_range)
+    saddle = commands.add_parser(
+        "saddle",
+        help="Q2c: SGD, momentum, RMSprop, Adam leaving three saddles, with and without noise",
+        description="Trajectories of four optimizers near x^2 - y^2, the monkey saddle and x^3; "
+        "write trajectories.png, escape.csv and report.md.",
+    )
+    saddle.add_argument("--out", help="output folder (default fastopt-out/saddle)")
+    saddle.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
+    saddle.add_argument("--quick", action="store_true", help="at most 200 steps")
+    saddle.set_defaults(run=_saddle)
     worked = commands.add_parser(
         "worked-example",
         help="the assignment's hand-worked 2-2-2 ReLU network: forward, loss, gradients, one step",
