@@ -67,6 +67,20 @@ def _saddle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gc(args: argparse.Namespace) -> int:
+    from fastopt.experiments import gc_study
+    from fastopt.experiments.gc import write
+
+    kwargs = dict(seeds=1, steps=60, n_samples=240) if args.quick else {}
+    study = gc_study(seed=args.seed, **kwargs)
+    paths = write(study, args.out or "fastopt-out/gc")
+    print(paths["report"].read_text())
+    print(
+        f"wrote {paths['report']}, {paths['csv']}, {', '.join(map(str, paths['figures'].values()))}"
+    )
+    return 0
+
+
 QUICK_LR = dict(n_rates=24, budget=30, ramp_steps=150, n_samples=200)
 """The --quick size of ``fastopt lr-range`` (tests use it too)."""
 
@@ -146,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     saddle.add_argument("--seed", type=int, default=0, help="seed of the gradient noise")
     saddle.add_argument("--quick", action="store_true", help="at most 200 steps")
     saddle.set_defaults(run=_saddle)
+    gc = commands.add_parser(
+        "gc",
+        help="Q1: each optimizer with gradient centralization off, on the gradient, on the update",
+        description="Train a classifier on spirals (and digits with scikit-learn) with GC off, "
+        "'grad' and 'update'; write curves-*.png, runs.csv and report.md.",
+    )
+    gc.add_argument("--out", help="output folder (default fastopt-out/gc)")
+    gc.add_argument("--seed", type=int, default=0, help="first weight seed and data seed")
+    gc.add_argument("--quick", action="store_true", help="one seed, 60 steps, 240 samples")
+    gc.set_defaults(run=_gc)
     worked = commands.add_parser(
         "worked-example",
         help="the assignment's hand-worked 2-2-2 ReLU network: forward, loss, gradients, one step",
