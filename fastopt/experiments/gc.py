@@ -74,6 +74,7 @@ class GCStudy:
                 out[(opt, gc)] = {
                     "final_loss": float(np.nanmedian(s["final_loss"])),
                     "val_accuracy": float(np.nanmedian(s["val_accuracy"])),
+                    "train_accuracy": float(np.nanmedian(s["train_accuracy"])),
                     "steps_to_target": int(np.median(reached)) if reached.size else None,
                     "reached": f"{reached.size}/{len(s)}",
                 }
@@ -160,14 +161,15 @@ def write(study: GCStudy, out: str | os.PathLike) -> dict[str, Path]:
         summary, verdicts = study.summary(task), study.verdicts(task)
         lines += [
             f"## {task}", "", f"![{task}]({figure.name})", "",
-            "| optimizer | gc | final loss (median) | val accuracy (median) | steps to "
+            "| optimizer | gc | final loss (median) | train / val accuracy (median) | steps to "
             f"loss {TARGET} | reached | verdict |",
             "|---|---|---|---|---|---|---|",
         ]  # fmt: skip
         for (opt, gc), s in summary.items():
             verdict = verdicts.get((opt, gc), "baseline")
             steps = "-" if s["steps_to_target"] is None else s["steps_to_target"]
-            lines.append(f"| {opt} | {gc} | {s['final_loss']:.4g} | {s['val_accuracy']:.3f} | "
+            accuracy = f"{s['train_accuracy']:.3f} / {s['val_accuracy']:.3f}"
+            lines.append(f"| {opt} | {gc} | {s['final_loss']:.4g} | {accuracy} | "
                          f"{steps} | {s['reached']} | {verdict} |")  # fmt: skip
         helped = [f"{o} ({g})" for (o, g), v in verdicts.items() if v == "helped"]
         hurt = [f"{o} ({g})" for (o, g), v in verdicts.items() if v == "hurt"]
