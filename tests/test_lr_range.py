@@ -6,9 +6,11 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from fastopt.cli import QUICK_LR, main
+from fastopt.cli import EXPERIMENTS, main
 from fastopt.experiments import lr_study
 from fastopt.experiments.lr_range import CLASSES, classify
+
+QUICK_LR = EXPERIMENTS["lr-range"].quick
 
 
 @pytest.fixture(scope="module")
