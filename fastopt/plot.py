@@ -1,9 +1,11 @@
-"""Matplotlib plumbing shared by every figure: headless by default, saved as PNG."""
+"""Output plumbing of the experiments: headless matplotlib figures saved as PNG, and CSV."""
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,4 +40,15 @@ def save(fig: Any, path: str | os.PathLike, dpi: int = 110) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
+    return path
+
+
+def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence]) -> Path:
+    """Write ``header`` and ``rows`` as a CSV file (folders created) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
     return path

@@ -9,7 +9,6 @@ training set.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from fastopt.data import linear
 from fastopt.mlp import MLP
-from fastopt.plot import pyplot, save
+from fastopt.plot import pyplot, save, write_csv
 from fastopt.sweep import sweep
 
 BATCH_SIZES = (None, 100, 32, 8)
@@ -130,16 +129,13 @@ def plot(study: BatchStudy):
 def write(study: BatchStudy, out: str | os.PathLike) -> dict[str, Path]:
     """Write curves.png, results.csv and report.md into ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figure = save(plot(study), out / "curves.png")
-    csv_path = out / "results.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["batch_size", "seed", "steps", "final_loss", "best_batch_loss"])
-        for batch, result in study.results.items():
-            for row in result.rows():
-                writer.writerow([batch or study.n_samples, row["seed"], row["steps_done"],
-                                 row["final_loss"], row["best_loss"]])  # fmt: skip
+    csv_path = write_csv(
+        out / "results.csv",
+        ["batch_size", "seed", "steps", "final_loss", "best_batch_loss"],
+        ([batch or study.n_samples, row["seed"], row["steps_done"], row["final_loss"],
+          row["best_loss"]] for batch, result in study.results.items() for row in result.rows()),
+    )  # fmt: skip
     finals, rough = study.final_losses(), study.roughness()
     lines = [
         "# Q2d: full-batch vs mini-batch gradient descent",

@@ -9,7 +9,6 @@ a small ReLU MLP (``problem="mlp"``). Training is full batch, so a run is reprod
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from fastopt.data import linear
 from fastopt.mlp import MLP
-from fastopt.plot import pyplot, save
+from fastopt.plot import pyplot, save, write_csv
 from fastopt.results import SweepResult
 from fastopt.sweep import sweep
 
@@ -226,16 +225,11 @@ def plot_curves(comparison: Comparison):
 def write(comparison: Comparison, out: str | os.PathLike) -> dict[str, Path]:
     """Write the figure, the CSV of every run and ``report.md`` into ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figure = save(plot_curves(comparison), out / "curves.png")
-    csv_path = out / "runs.csv"
     columns = ["optimizer", "lr", "seed", "steps_to_target", "diverged", "diverged_at",
                "final_loss", "best_loss", "steps_done"]  # fmt: skip
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in comparison.result.rows():
-            writer.writerow([row[c] for c in columns])
+    rows = ([row[c] for c in columns] for row in comparison.result.rows())
+    csv_path = write_csv(out / "runs.csv", columns, rows)
     findings = comparison.findings()
     r = comparison.result
     lines = [

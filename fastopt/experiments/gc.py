@@ -8,7 +8,6 @@ and several seeds, with mini-batches. When scikit-learn is installed its bundled
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from fastopt.data import spirals
 from fastopt.mlp import MLP
-from fastopt.plot import pyplot, save
+from fastopt.plot import pyplot, save, write_csv
 from fastopt.results import SweepResult
 from fastopt.sweep import sweep
 
@@ -143,18 +142,13 @@ def plot(study: GCStudy, task: str):
 def write(study: GCStudy, out: str | os.PathLike) -> dict[str, Path]:
     """Write one figure per task, runs.csv and report.md into ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {}
     lines = ["# Q1: gradient centralization", ""]
-    csv_path = out / "runs.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        columns = ["task", "optimizer", "lr", "seed", "gc", "final_loss", "val_accuracy",
-                   "train_accuracy", "steps_to_target"]  # fmt: skip
-        writer.writerow(columns)
-        for task, result in study.results.items():
-            for row in result.rows():
-                writer.writerow([task] + [row[c] for c in columns[1:]])
+    columns = ["task", "optimizer", "lr", "seed", "gc", "final_loss", "val_accuracy",
+               "train_accuracy", "steps_to_target"]  # fmt: skip
+    rows = ([task] + [row[c] for c in columns[1:]]
+            for task, result in study.results.items() for row in result.rows())  # fmt: skip
+    csv_path = write_csv(out / "runs.csv", columns, rows)
     for task in study.results:
         figure = save(plot(study, task), out / f"curves-{task}.png")
         paths[task] = figure

@@ -11,7 +11,6 @@ Two ways to find a good learning rate for SGD on the toy problem:
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 
 from fastopt.data import linear
 from fastopt.mlp import MLP
-from fastopt.plot import pyplot, save
+from fastopt.plot import pyplot, save, write_csv
 from fastopt.results import SweepResult
 from fastopt.schedules import Exponential
 from fastopt.sweep import sweep
@@ -182,15 +181,14 @@ def plot_examples(study: LRStudy):
 def write(study: LRStudy, out: str | os.PathLike) -> dict[str, Path]:
     """Write regions.png, examples.png, grid.csv and report.md into ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     regions = save(plot_regions(study), out / "regions.png")
     examples = save(plot_examples(study), out / "examples.png")
-    csv_path = out / "grid.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["lr", "final_loss", "diverged", "class"])
-        for row, name in zip(study.grid.rows(), study.classes, strict=True):
-            writer.writerow([row["lr"], row["final_loss"], row["diverged"], name])
+    csv_path = write_csv(
+        out / "grid.csv",
+        ["lr", "final_loss", "diverged", "class"],
+        ([row["lr"], row["final_loss"], row["diverged"], name]
+         for row, name in zip(study.grid.rows(), study.classes, strict=True)),
+    )  # fmt: skip
     band = study.good_band()
     counts = {name: study.classes.count(name) for name in CLASSES}
     suggestion = study.suggestion()

@@ -10,7 +10,6 @@ these are not networks, so there is nothing for ``fastopt.sweep`` to train.
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from fastopt.layout import Layout
 from fastopt.optim import SGD, Adam, Momentum, RMSprop
-from fastopt.plot import pyplot, save
+from fastopt.plot import pyplot, save, write_csv
 
 RADIUS = 1.0
 LR = 0.01
@@ -126,15 +125,14 @@ def plot(study: SaddleStudy):
 def write(study: SaddleStudy, out: str | os.PathLike) -> dict[str, Path]:
     """Write trajectories.png, escape.csv and report.md into ``out``."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     figure = save(plot(study), out / "trajectories.png")
-    csv_path = out / "escape.csv"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["surface", "optimizer", "noise", "steps_to_leave"])
-        for (surface, opt, noisy), path in study.paths.items():
-            left = steps_to_leave(path)
-            writer.writerow([surface, opt, NOISE * noisy, "stuck" if left is None else left])
+    lefts = {key: steps_to_leave(path) for key, path in study.paths.items()}
+    csv_path = write_csv(
+        out / "escape.csv",
+        ["surface", "optimizer", "noise", "steps_to_leave"],
+        ([surface, opt, NOISE * noisy, "stuck" if left is None else left]
+         for (surface, opt, noisy), left in lefts.items()),
+    )  # fmt: skip
     sgd_exact = steps_to_leave(study.paths[("x^3", "sgd", 0)])
     adam_exact = steps_to_leave(study.paths[("x^3", "adam", 0)])
     lines = [
