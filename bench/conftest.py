@@ -6,12 +6,6 @@ benchmark records ``extra_info["run_steps"]`` (the grids, where the reference do
 the table compares run-steps per second instead.
 """
 
-import os
-
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache")
-)
-
 
 def pytest_terminal_summary(terminalreporter, config):
     session = getattr(config, "_benchmarksession", None)

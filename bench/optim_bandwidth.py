@@ -10,21 +10,16 @@ implementation (fused Adam/AdamW/SGD, foreach RMSprop/Adagrad) when torch is ins
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
 import sys
-import time
 
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache")
-)
+import numpy as np
+from numba import njit, prange
 
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-
-from bench.optim_cases import (  # noqa: E402
+from bench.optim_cases import (
     GC_MODES,
     OPTIMIZERS,
+    QUICK_SIZES,
+    SIZES,
     TORCH_MODE,
     arrays,
     fastopt_step,
@@ -32,29 +27,13 @@ from bench.optim_cases import (  # noqa: E402
     reference_step,
     torch_step,
 )
+from bench.timing import interleaved_medians, median_time
 
 
 @njit(parallel=True, cache=True)
 def _triad(a, b, c, scalar):
     for i in prange(a.shape[0]):
         a[i] = b[i] + scalar * c[i]
-
-
-def median_time(fn, min_time: float = 0.3, max_reps: int = 2000) -> float:
-    """Median seconds per call of ``fn`` over repeats filling about ``min_time`` seconds."""
-    fn()
-    start = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - start, 1e-7)
-    reps = int(min(max_reps, max(3, min_time / once)))
-    batch = max(1, int(1e-3 / once))  # time batches of >= 1 ms so the clock's grain is small
-    times = []
-    for _ in range(max(3, reps // batch)):
-        start = time.perf_counter()
-        for _ in range(batch):
-            fn()
-        times.append((time.perf_counter() - start) / batch)
-    return statistics.median(times)
 
 
 def triad_bandwidth(n: int) -> float:
@@ -66,32 +45,17 @@ def triad_bandwidth(n: int) -> float:
     return 12 * n / t / 1e9
 
 
-def interleaved_medians(fns: dict, rounds: int = 5, min_time: float = 0.1) -> dict:
-    """Median seconds per call of each function, timed in turn over several rounds.
+def measure_steps(sizes: list[int], triad: float, with_reference: bool = True) -> list[dict]:
+    """One row per optimizer x GC mode x size.
 
-    Taking turns (A B C A B C ...) spreads the machine's drift over all of them, so their
-    ratios hold better than timing each in one go.
+    Keys: optimizer, gc, n, seconds (median per step), gbs, pct_triad, x_reference (None when
+    skipped), x_torch (gc None only; None otherwise), torch ("fused"/"foreach", or "not
+    installed"), gc_extra (fraction over the same optimizer without GC; None without GC).
+    fastopt's three GC modes and torch are timed in turn (``interleaved_medians``).
     """
-    samples = {key: [] for key in fns}
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            samples[key].append(median_time(fn, min_time=min_time))
-    return {key: statistics.median(values) for key, values in samples.items()}
-
-
-def bandwidth_table(sizes: list[int], with_reference: bool) -> None:
-    """Print the main table."""
-    n_max = max(sizes)
-    triad = triad_bandwidth(n_max)
-    print(f"triad (numba prange, float32, N={n_max:.0e}): {triad:.1f} GB/s\n")
-    header = (
-        f"{'optimizer':9} {'gc':6} {'N':>6} {'ms':>9} {'GB/s':>6} {'%triad':>6} "
-        f"{'x ref':>6} {'x torch':>8} {'GC +%':>6}"
-    )
-    print(header)
-    print("-" * len(header))
+    rows = []
     for n in sizes:
-        for name, (_, _, _, touched) in OPTIMIZERS.items():
+        for name, (_, _, (torch_cls, _), touched) in OPTIMIZERS.items():
             fns = {gc: fastopt_step(name, gc, n) for gc in GC_MODES}
             torch_fn = torch_step(name, n)
             if torch_fn is not None:
@@ -100,22 +64,38 @@ def bandwidth_table(sizes: list[int], with_reference: bool) -> None:
             for gc in GC_MODES:
                 t = times[gc]
                 gbs = touched * 4 * layout_for(n).size / t / 1e9
+                x_ref = None
                 if with_reference:
-                    x_ref = f"{median_time(reference_step(name, gc, n), min_time=0.5) / t:6.1f}"
-                else:
-                    x_ref = f"{'-':>6}"
-                x_torch = (
-                    f"{times['torch'] / t:8.2f}"
-                    if ("torch" in times and gc is None)
-                    else f"{'-':>8}"
-                )
-                extra = f"{(t / times[None] - 1) * 100:6.1f}" if gc is not None else f"{'':6}"
-                print(
-                    f"{name:9} {gc!s:6} {n:6.0e} {t * 1e3:9.4f} {gbs:6.1f} "
-                    f"{gbs / triad * 100:6.0f} {x_ref} {x_torch} {extra}"
-                )
-            if torch_fn is None and name == "sgd" and n == sizes[0]:
-                print("  (torch not installed: x torch left out)")
+                    x_ref = median_time(reference_step(name, gc, n), min_time=0.5) / t
+                rows.append(dict(
+                    optimizer=name, gc=gc, n=n, seconds=t, gbs=gbs, pct_triad=gbs / triad * 100,
+                    x_reference=x_ref,
+                    x_torch=times["torch"] / t if (torch_fn and gc is None) else None,
+                    torch=TORCH_MODE[torch_cls] if torch_fn else "not installed",
+                    gc_extra=None if gc is None else t / times[None] - 1,
+                ))  # fmt: skip
+    return rows
+
+
+def print_steps(rows: list[dict], triad: float) -> None:
+    """Print ``measure_steps``' rows as a table."""
+    print(f"triad (numba prange, float32): {triad:.1f} GB/s\n")
+    header = (
+        f"{'optimizer':9} {'gc':6} {'N':>6} {'ms':>9} {'GB/s':>6} {'%triad':>6} "
+        f"{'x ref':>6} {'x torch':>8} {'GC +%':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        x_ref = f"{r['x_reference']:6.1f}" if r["x_reference"] is not None else f"{'-':>6}"
+        x_torch = f"{r['x_torch']:8.2f}" if r["x_torch"] is not None else f"{'-':>8}"
+        extra = f"{r['gc_extra'] * 100:6.1f}" if r["gc_extra"] is not None else f"{'':6}"
+        print(
+            f"{r['optimizer']:9} {r['gc']!s:6} {r['n']:6.0e} {r['seconds'] * 1e3:9.4f} "
+            f"{r['gbs']:6.1f} {r['pct_triad']:6.0f} {x_ref} {x_torch} {extra}"
+        )
+    if rows and rows[0]["torch"] == "not installed":
+        print("  (torch not installed: x torch left out)")
     print(f"\ntorch modes: {TORCH_MODE}")
     print("GB/s counts the bytes a step must read and write (STREAM's convention; the triad")
     print("also pays a write-allocate read, so in-place updates can exceed 100% of it).")
@@ -157,8 +137,9 @@ def main() -> None:
     if args.threshold:
         threshold_table()
         return
-    sizes = [1_000, 100_000, 1_000_000] if args.quick else [1_000, 100_000, 10_000_000]
-    bandwidth_table(sizes, with_reference=not args.no_reference)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    triad = triad_bandwidth(max(sizes))
+    print_steps(measure_steps(sizes, triad, with_reference=not args.no_reference), triad)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ TORCH_MODE = {"SGD": "fused", "Adam": "fused", "AdamW": "fused", "RMSprop": "for
 
 GC_MODES = [None, "grad", "update"]
 
+#: Parameter counts of the optimizer benchmarks (issue 3), and of ``--quick`` runs.
+SIZES = [1_000, 100_000, 10_000_000]
+QUICK_SIZES = [1_000, 100_000, 1_000_000]
+
 
 def layout_for(n: int) -> fastopt.Layout:
     """One dense weight with rows of 1000 (fan-in 1000) holding ``n`` parameters."""

@@ -6,12 +6,14 @@ step of one configuration), for the two workloads of ``bench/sweep_workloads.py`
 
 - fastopt: ``fastopt.sweep`` (warm: compiled before timing);
 - reference: the per-configuration loop over ``fastopt.reference`` (a few runs, same steps);
+- scikit-learn: ``MLPRegressor`` / ``MLPClassifier`` (Adam), one configuration at a time;
 - torch: all configurations batched, ``torch.bmm`` + autograd + a batched optimizer update;
 - JAX: ``jax.vmap`` over configurations of a ``jax.lax.scan`` over steps, with optax
   (compile time reported apart).
 
 It also prints NumPy's sgemm rate (the useful-FLOP yardstick), time against the number of
-configurations, the 2-thread speed-up and the warm-cache start-up of a new process.
+configurations, the 2-thread speed-up and the start-up of a new process (warm and empty
+Numba cache).
 """
 
 from __future__ import annotations
@@ -20,22 +22,20 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache")
-)
+import numba
+import numpy as np
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-
-import fastopt  # noqa: E402
-from bench.sweep_workloads import (  # noqa: E402
+import fastopt
+from bench.sweep_workloads import (
     Workload,
     classifier,
     reference_loop,
     regression,
 )
+from bench.timing import timed
 
 
 def sgemm_gflops(n: int = 2048) -> float:
@@ -43,14 +43,8 @@ def sgemm_gflops(n: int = 2048) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = a.T.copy()
     a @ b
-    best = min(_timed(lambda: a @ b) for _ in range(5))
+    best = min(timed(lambda: a @ b) for _ in range(5))
     return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def _grid_runs(w: Workload) -> list[dict]:
@@ -77,7 +71,40 @@ def fastopt_rate(w: Workload) -> tuple[float, float]:
 def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100) -> float:
     """run-steps/s of the per-configuration loop over ``fastopt.reference``."""
     run, run_steps = reference_loop(w, n_runs=n_runs, steps=steps)
-    return run_steps / _timed(run)
+    return run_steps / timed(run)
+
+
+# --- scikit-learn: one MLPRegressor / MLPClassifier per configuration -------------------------
+def sklearn_rate(w: Workload, n_runs: int = 4, steps: int = 100) -> float | str:
+    """run-steps/s of scikit-learn's MLP with Adam, one configuration at a time (it has no
+    batched grid), same network, batch size and learning rates as the reference loop.
+    """
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+    except ImportError:
+        return "not installed"
+    import warnings
+
+    n = w.X.shape[0]
+    batch = w.grid.get("batch_size") or n
+    epochs = max(1, -(-steps // (n // batch)))  # sklearn counts epochs, not steps
+    classify = w.model.loss_name == "cross_entropy"
+    lrs = w.grid["lr"][:: max(1, len(w.grid["lr"]) // n_runs)][:n_runs]
+    y = w.Y if classify else w.Y[:, 0]
+    total_steps = 0
+    start = time.perf_counter()
+    for lr in lrs:
+        model = (MLPClassifier if classify else MLPRegressor)(
+            hidden_layer_sizes=tuple(w.model.sizes[1:-1]), activation="relu", solver="adam",
+            alpha=0.0, batch_size=batch, learning_rate_init=lr, max_iter=epochs, tol=0.0,
+            n_iter_no_change=epochs + 1, shuffle=batch < n, random_state=0,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(w.X, y)
+        total_steps += model.n_iter_ * -(-n // batch)
+    return total_steps / (time.perf_counter() - start)
 
 
 # --- torch: every configuration batched --------------------------------------------------------
@@ -216,8 +243,8 @@ def jax_rate(w: Workload, steps: int = 100) -> tuple[float, float] | str:
                                         *[init(r["seed"]) for r in members])  # fmt: skip
         lrs = jnp.asarray([r["lr"] for r in members], dtype=jnp.float32)
         fn = train_group(name)
-        compile_seconds += _timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
-        total += _timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
+        compile_seconds += timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
+        total += timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
     return len(runs) * steps / total, compile_seconds
 
 
@@ -250,12 +277,97 @@ print(time.perf_counter() - start)
 """
 
 
-def startup_seconds() -> float:
-    """Import + first small sweep in a new process, warm Numba cache (second of two runs)."""
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True,
-                              check=True, env=dict(os.environ))  # fmt: skip
+def startup_seconds(cold: bool = False) -> float:
+    """Import + first small sweep in a new process.
+
+    Warm: the checkout's Numba cache, second of two runs. Cold: an empty cache folder, so
+    every kernel the sweep needs is compiled (a first install, or after an upgrade).
+    """
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as empty:
+        if cold:
+            env["NUMBA_CACHE_DIR"] = empty
+        for _ in range(1 if cold else 2):
+            done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True,
+                                  text=True, check=True, env=env)  # fmt: skip
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(quick: bool) -> dict:
+    """Every figure this script prints: ``measure_fastopt``, then ``measure_peers``.
+
+    Keys: sgemm (GFLOP/s); workloads, a list of dicts (name, runs, steps, rate, seconds,
+    useful_gflops, reference, sklearn, torch, jax, jax_compile; a peer that is missing holds
+    "not installed"); configs [(n, rate)]; threads (one, many, n); startup_warm, startup_cold
+    (seconds).
+    """
+    measured = measure_fastopt(quick)
+    measure_peers(measured, quick)
+    return measured
+
+
+def _workloads(quick: bool) -> list[Workload]:
+    return [regression(steps=100 if quick else 500), classifier(steps=50 if quick else 200)]
+
+
+def measure_fastopt(quick: bool) -> dict:
+    """fastopt's own figures (everything but the peers' columns of ``measure``).
+
+    Run these before any peer: torch's and JAX's thread pools keep spinning after they
+    return and would slow what follows.
+    """
+    out = {"sgemm": sgemm_gflops(), "workloads": []}
+    for w in _workloads(quick):
+        rate, seconds = fastopt_rate(w)
+        out["workloads"].append(dict(
+            name=w.name, runs=w.n_runs, steps=w.steps, rate=rate, seconds=seconds,
+            useful_gflops=rate * w.flops_per_run_step() / 1e9,
+        ))  # fmt: skip
+    out["configs"] = scaling(steps=50 if quick else 100)
+    one, many = thread_speedup(regression(steps=100 if quick else 300))
+    out["threads"] = dict(one=one, many=many, n=numba.get_num_threads())
+    out["startup_warm"] = startup_seconds()
+    out["startup_cold"] = startup_seconds(cold=True)
+    return out
+
+
+def measure_peers(measured: dict, quick: bool) -> None:
+    """Add the reference's and the peers' rates to ``measure_fastopt``'s workloads."""
+    peer_steps = 50 if quick else 100
+    for w, row in zip(_workloads(quick), measured["workloads"], strict=True):
+        row["reference"] = reference_rate(w, steps=peer_steps)
+        row["sklearn"] = sklearn_rate(w, steps=peer_steps)
+        row["torch"] = torch_rate(w, steps=peer_steps)
+        jr = jax_rate(w, steps=peer_steps)
+        row["jax"], row["jax_compile"] = (jr, None) if isinstance(jr, str) else jr
+
+
+def print_measured(m: dict) -> None:
+    """Print ``measure``'s figures."""
+    print(f"NumPy sgemm 2048^3 float32: {m['sgemm']:.1f} GFLOP/s\n")
+    for w in m["workloads"]:
+        rate = w["rate"]
+        print(f"== {w['name']}: {w['runs']} runs x {w['steps']} steps")
+        print(f"  fastopt    {rate:12.0f} run-steps/s  ({w['seconds']:.2f} s; useful "
+              f"{w['useful_gflops']:.1f} GFLOP/s = {w['useful_gflops'] / m['sgemm'] * 100:.0f}% "
+              "of sgemm)")  # fmt: skip
+        print(f"  reference  {w['reference']:12.0f} run-steps/s  -> fastopt "
+              f"x{rate / w['reference']:.1f}")  # fmt: skip
+        for peer, label in (("sklearn", "sklearn"), ("torch", "torch bmm"), ("jax", "JAX vmap")):
+            if isinstance(w[peer], str):
+                print(f"  {label:10} {w[peer]}")
+            else:
+                extra = f"  (compile + first run {w['jax_compile']:.1f} s)" if peer == "jax" else ""
+                print(f"  {label:10} {w[peer]:12.0f} run-steps/s  -> fastopt "
+                      f"x{rate / w[peer]:.1f}{extra}")  # fmt: skip
+    print("\n== time against configurations (regression grid)")
+    for n, rate in m["configs"]:
+        print(f"  {n:5d} configs: {rate:10.0f} run-steps/s")
+    t = m["threads"]
+    print(f"\n== threads: 1 -> {t['one']:.0f}, {t['n']} -> {t['many']:.0f} run-steps/s "
+          f"(x{t['many'] / t['one']:.2f})")  # fmt: skip
+    print(f"\n== start-up, new process: warm cache {m['startup_warm']:.2f} s, "
+          f"empty cache {m['startup_cold']:.1f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -264,40 +376,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"command: python -m bench.sweep_peers {' '.join(sys.argv[1:])}")
     print(f"threads: {numba.get_num_threads()}, numpy {np.__version__}, numba {numba.__version__}")
-    steps_a, steps_b = (100, 50) if args.quick else (500, 200)
-    peer_steps = 50 if args.quick else 100
-    workloads = [regression(steps=steps_a), classifier(steps=steps_b)]
-    # fastopt first: torch's and JAX's thread pools keep spinning after they return.
-    gemm = sgemm_gflops()
-    ours = [fastopt_rate(w) for w in workloads]
-    scaled = scaling(steps=50 if args.quick else 100)
-    one, many = thread_speedup(regression(steps=100 if args.quick else 300))
-    startup = startup_seconds()
-    print(f"NumPy sgemm 2048^3 float32: {gemm:.1f} GFLOP/s\n")
-    for w, (rate, seconds) in zip(workloads, ours, strict=True):
-        print(f"== {w.name}: {w.n_runs} runs x {w.steps} steps")
-        useful = rate * w.flops_per_run_step() / 1e9
-        print(f"  fastopt    {rate:12.0f} run-steps/s  ({seconds:.2f} s; useful {useful:.1f} "
-              f"GFLOP/s = {useful / gemm * 100:.0f}% of sgemm)")  # fmt: skip
-        ref = reference_rate(w, steps=peer_steps)
-        print(f"  reference  {ref:12.0f} run-steps/s  -> fastopt x{rate / ref:.1f}")
-        tr = torch_rate(w, steps=peer_steps)
-        if isinstance(tr, str):
-            print(f"  torch      {tr}")
-        else:
-            print(f"  torch bmm  {tr:12.0f} run-steps/s  -> fastopt x{rate / tr:.1f}")
-        jr = jax_rate(w, steps=peer_steps)
-        if isinstance(jr, str):
-            print(f"  JAX        {jr}")
-        else:
-            print(f"  JAX vmap   {jr[0]:12.0f} run-steps/s  -> fastopt x{rate / jr[0]:.1f}  "
-                  f"(compile + first run {jr[1]:.1f} s)")  # fmt: skip
-    print("\n== time against configurations (regression grid)")
-    for n, rate in scaled:
-        print(f"  {n:5d} configs: {rate:10.0f} run-steps/s")
-    print(f"\n== threads: 1 -> {one:.0f}, {numba.get_num_threads()} -> {many:.0f} run-steps/s "
-          f"(x{many / one:.2f})")  # fmt: skip
-    print(f"\n== start-up, new process, warm cache: {startup:.2f} s")
+    print_measured(measure(args.quick))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Run ``python -m bench.sweep_scale`` (``--quick`` for a smaller grid). In one process it times
 a 16k-run grid (8-16-1 MLP, 128 samples, Adam, 4096 learning rates x 4 seeds) in-process,
 in-process with a store folder, and through a 2-worker Dask ``LocalCluster`` (one Numba thread
-per worker, so processes x threads = cores); then the peak memory (``ru_maxrss`` of a new
+per worker, so processes x threads = cores); then the peak memory (VmHWM of a new
 process) of a 10k-run and a 100k-run grid with summaries only.
 """
 
@@ -14,15 +14,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
-os.environ.setdefault(
-    "NUMBA_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".numba_cache")
-)
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import fastopt  # noqa: E402
+import fastopt
+from bench.timing import timed
 
 
 def workload(n_lrs: int, steps: int):
@@ -34,12 +30,6 @@ def workload(n_lrs: int, steps: int):
     return fastopt.MLP([8, 16, 1]), X, Y, grid
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 MEMORY = """
 import resource, sys
 import numpy as np
@@ -48,7 +38,10 @@ n = int(sys.argv[1])
 X = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
 sweep(MLP([2, 2, 1]), X, X[:, :1].copy(), optimizer="sgd", lr=list(np.linspace(1e-3, 1e-2, n)),
       steps=2, keep_curves=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+try:  # VmHWM: this process's peak; ru_maxrss would include the parent's (kept across exec)
+    print([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
+except OSError:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -58,30 +51,26 @@ def peak_mib(n_runs: int) -> float:
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1k runs x 50 steps")
-    args = parser.parse_args()
-    print(f"command: python -m bench.sweep_scale {' '.join(sys.argv[1:])}")
-    model, X, Y, grid = workload(256 if args.quick else 4096, 50 if args.quick else 200)
+def measure(quick: bool) -> dict:
+    """Keys: runs, steps, local (s), rate (run-steps/s), stored (s), chunks, dask (s, or "not
+    installed"), peak_10k and peak_100k (MiB).
+    """
+    model, X, Y, grid = workload(256 if quick else 4096, 50 if quick else 200)
     n_runs = len(grid["lr"]) * len(grid["seed"])
-    run_steps = n_runs * grid["steps"]
     small = {**grid, "lr": grid["lr"][:2], "steps": 2}
     fastopt.sweep(model, X, Y, progress=False, **small)  # compile before timing
-    print(f"grid: {n_runs} runs x {grid['steps']} steps, 8-16-1 MLP, Adam")
-
-    local = timed(lambda: fastopt.sweep(model, X, Y, progress=False, **grid))
+    out = dict(runs=n_runs, steps=grid["steps"])
+    out["local"] = timed(lambda: fastopt.sweep(model, X, Y, progress=False, **grid))
+    out["rate"] = n_runs * grid["steps"] / out["local"]
     with tempfile.TemporaryDirectory() as folder:
-        stored = timed(lambda: fastopt.sweep(model, X, Y, progress=False,
-                                             store=os.path.join(folder, "s"), **grid))  # fmt: skip
-        n_chunks = len([f for f in os.listdir(os.path.join(folder, "s")) if f.startswith("chunk")])
-    print(f"  in-process             {local:7.2f} s  {run_steps / local:10.0f} run-steps/s")
-    print(f"  in-process + store     {stored:7.2f} s  overhead {(stored / local - 1) * 100:+.1f}%"
-          f"  ({n_chunks} chunk files)")  # fmt: skip
+        store = os.path.join(folder, "s")
+        out["stored"] = timed(lambda: fastopt.sweep(model, X, Y, progress=False, store=store,
+                                                    **grid))  # fmt: skip
+        out["chunks"] = len([f for f in os.listdir(store) if f.startswith("chunk")])
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        print("  Dask                   not installed")
+        out["dask"] = "not installed"
     else:
         # One thread per worker for Numba and for BLAS alike: processes x threads = cores.
         env = {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
@@ -90,13 +79,36 @@ def main() -> None:
             executor = client.get_executor()
             warm = {**small, "lr": grid["lr"][:64]}  # enough chunks to reach every worker
             fastopt.sweep(model, X, Y, progress=False, executor=executor, **warm)
-            dask = timed(lambda: fastopt.sweep(model, X, Y, progress=False, executor=executor,
-                                               **grid))  # fmt: skip
+            out["dask"] = timed(lambda: fastopt.sweep(model, X, Y, progress=False,
+                                                      executor=executor, **grid))  # fmt: skip
         cluster.close()
-        print(f"  Dask, 2 workers x 1    {dask:7.2f} s  overhead {(dask / local - 1) * 100:+.1f}%")
-    small_peak, large_peak = peak_mib(10_000), peak_mib(100_000)
-    print(f"peak memory (new process, summaries only): 10k runs {small_peak:.0f} MiB, "
-          f"100k runs {large_peak:.0f} MiB (x{large_peak / small_peak:.2f})")  # fmt: skip
+    out["peak_10k"], out["peak_100k"] = peak_mib(10_000), peak_mib(100_000)
+    return out
+
+
+def print_measured(m: dict) -> None:
+    """Print ``measure``'s figures."""
+    print(f"grid: {m['runs']} runs x {m['steps']} steps, 8-16-1 MLP, Adam")
+    print(f"  in-process             {m['local']:7.2f} s  {m['rate']:10.0f} run-steps/s")
+    print(f"  in-process + store     {m['stored']:7.2f} s  overhead "
+          f"{(m['stored'] / m['local'] - 1) * 100:+.1f}%  ({m['chunks']} chunk files)")  # fmt: skip
+    if isinstance(m["dask"], str):
+        print(f"  Dask                   {m['dask']}")
+    else:
+        print(f"  Dask, 2 workers x 1    {m['dask']:7.2f} s  overhead "
+              f"{(m['dask'] / m['local'] - 1) * 100:+.1f}%")  # fmt: skip
+    print(
+        f"peak memory (new process, summaries only): 10k runs {m['peak_10k']:.0f} MiB, "
+        f"100k runs {m['peak_100k']:.0f} MiB (x{m['peak_100k'] / m['peak_10k']:.2f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k runs x 50 steps")
+    args = parser.parse_args()
+    print(f"command: python -m bench.sweep_scale {' '.join(sys.argv[1:])}")
+    print_measured(measure(args.quick))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,7 @@ triad and the torch ratios come from ``python -m bench.optim_bandwidth``.
 
 import pytest
 
-from bench.optim_cases import GC_MODES, OPTIMIZERS, fastopt_step, reference_step
-
-SIZES = [1_000, 100_000, 10_000_000]
+from bench.optim_cases import GC_MODES, OPTIMIZERS, SIZES, fastopt_step, reference_step
 
 
 @pytest.mark.parametrize("impl", ["fastopt", "reference"])

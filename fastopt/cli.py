@@ -95,6 +95,35 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checkout():
+    """The folder holding the ``fastopt`` package: a source checkout for an editable install."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run the checkout's benchmark report (``python -m bench.report``) in a new process."""
+    import os
+    import subprocess
+
+    checkout = _checkout()
+    if not (checkout / "bench" / "report.py").is_file():
+        print(
+            "fastopt bench: the benchmarks live in the source checkout (bench/ is not "
+            f"installed with the package) and none was found beside {checkout / 'fastopt'}. "
+            "Clone the repository, `pip install -e .` there, then run `fastopt bench`.",
+            file=sys.stderr,
+        )
+        return 2
+    forwarded = (["--quick"] if args.quick else []) + (
+        ["--out", os.path.abspath(args.out)] if args.out else []
+    )
+    env = dict(os.environ, FASTOPT_BENCH_COMMAND=" ".join(["fastopt bench", *forwarded]))
+    return subprocess.call([sys.executable, "-m", "bench.report", *forwarded], cwd=checkout,
+                           env=env)  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fastopt``, one sub-command per experiment."""
     parser = argparse.ArgumentParser(
@@ -134,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--top", type=int, default=10, help="rows of the table printed at the end")
     grid.add_argument("--quiet", action="store_true", help="no progress bar")
     grid.set_defaults(run=_sweep)
+    bench = commands.add_parser(
+        "bench",
+        help="measure everything against the reference, the peers and the machine; "
+        "write BENCHMARKS.md",
+        description="Run the benchmark report of the source checkout (python -m bench.report): "
+        "machine limits, MLP, grid engine, scale, optimizer steps and the peers (torch, JAX, "
+        "scikit-learn when installed), written to BENCHMARKS.md and BENCHMARKS.png.",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="smaller sizes (< 5 min), written to bench-out/"
+    )
+    bench.add_argument("--out", help="folder for BENCHMARKS.md and .png (default: the checkout, "
+                       "bench-out/ with --quick)")  # fmt: skip
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -1,0 +1,463 @@
+"""One command for every headline benchmark: ``python -m bench.report`` (or ``fastopt bench``).
+
+In one process and a fixed order (each measurement warms up first) it measures the machine's
+limits (a STREAM-like triad, NumPy's sgemm), ``MLP.loss_and_grad`` against the reference, the
+grid engine's two workloads (with scaling in configurations and threads, start-up and the cost
+of scale), every fused optimizer step with and without GC at three sizes, and last the peers
+(the NumPy reference, scikit-learn, torch, JAX) on the grid workloads: torch's and JAX's
+thread pools keep spinning after they return, which would slow what follows. (The optimizer
+steps take turns with torch's, as the ratios there need.)
+
+It writes ``BENCHMARKS.md`` (machine, versions, date, the exact command, every target from the
+optimizer, MLP, grid and scale issues next to its measured figure) and ``BENCHMARKS.png`` (a
+bar chart of the ratios). A full run takes about 10 minutes on 2 cores; ``--quick`` (sizes up
+to 1e6, fewer steps, a smaller scale grid) under 5 and writes to ``bench-out/`` unless
+``--out`` says otherwise, so that the committed report is always a full run.
+
+The fine-grained suite stays ``pytest bench/`` (pytest-benchmark, grouped by kernel); it uses
+the same cases (``bench/optim_cases.py``, ``mlp_cases.py``, ``sweep_workloads.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+import fastopt
+from bench import optim_bandwidth, sweep_peers, sweep_scale
+from bench.mlp_cases import NETWORKS, loss_and_grad_calls
+from bench.optim_cases import QUICK_SIZES, SIZES
+from bench.timing import interleaved_medians
+from fastopt.plot import pyplot, save
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+PACKAGES = ["fastopt", "numpy", "numba", "scipy", "matplotlib", "torch", "jax", "jaxlib", "optax",
+            "scikit-learn", "dask", "distributed"]  # fmt: skip
+PEERS = {"sklearn": "scikit-learn MLP", "torch": "torch bmm", "jax": "JAX vmap+scan"}
+
+
+# --- the machine --------------------------------------------------------------------------
+def machine() -> dict:
+    """CPU, cores, memory, OS, Python, BLAS, Numba threads and the checkout's commit."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kib / 2**20:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    blas = "unknown"
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '?')} {info.get('version', '')}".strip()
+    except Exception:  # older NumPy has no mode="dicts": the BLAS line is only informative
+        pass
+    commit = "unknown"
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(CHECKOUT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(CHECKOUT), "status", "--porcelain", "--", "fastopt", "bench"],
+            capture_output=True,
+            text=True,
+        ).stdout
+        commit += " (with uncommitted changes)" if dirty.strip() else ""
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return dict(cpu=cpu, cores=os.cpu_count(), threads=numba.get_num_threads(), memory=memory,
+                os=platform.platform(), python=platform.python_version(), blas=blas,
+                commit=commit)  # fmt: skip
+
+
+def versions() -> dict:
+    """Installed version of each package the benchmarks use, or "not installed"."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+# --- measurements -------------------------------------------------------------------------
+def measure_mlp() -> list[dict]:
+    """``MLP.loss_and_grad`` vs the reference per network, timed in turn (seconds per call)."""
+    rows = []
+    for name, (_, _, target) in NETWORKS.items():
+        ours, reference = loss_and_grad_calls(name)
+        times = interleaved_medians({"fastopt": ours, "reference": reference})
+        rows.append(dict(network=name, fastopt=times["fastopt"], reference=times["reference"],
+                         speedup=times["reference"] / times["fastopt"], target=target))  # fmt: skip
+    return rows
+
+
+class Progress:
+    """Section names and elapsed time on stderr, so a 10-minute run is not silent."""
+
+    def __init__(self, n_sections: int):
+        self.n, self.k, self.start = n_sections, 0, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        self.k += 1
+        elapsed = time.perf_counter() - self.start
+        print(f"[{self.k}/{self.n} {elapsed:6.0f} s] {what}", file=sys.stderr, flush=True)
+
+
+def measure(quick: bool) -> dict:
+    """Every figure of the report, in the fixed order described in the module docstring."""
+    progress = Progress(7)
+    m = {"machine": machine(), "versions": versions(), "quick": quick}
+    sizes = QUICK_SIZES if quick else SIZES
+    progress("machine limits: triad and sgemm")
+    m["triad"] = optim_bandwidth.triad_bandwidth(max(sizes))
+    m["sgemm"] = sweep_peers.sgemm_gflops()
+    progress("MLP loss_and_grad vs the reference")
+    m["mlp"] = measure_mlp()
+    progress("grid engine: workloads, configs, threads, start-up (warm, empty cache)")
+    m["grid"] = sweep_peers.measure_fastopt(quick)
+    progress("grids at scale: store, Dask, peak memory")
+    m["scale"] = sweep_scale.measure(quick)
+    progress(f"fused optimizer steps at N = {', '.join(f'{n:.0e}' for n in sizes)}, with torch")
+    m["steps"] = optim_bandwidth.measure_steps(sizes, m["triad"])
+    progress("grid engine's peers: reference, scikit-learn, torch, JAX")
+    sweep_peers.measure_peers(m["grid"], quick)
+    progress("writing the report")
+    m["seconds"] = time.perf_counter() - progress.start
+    return m
+
+
+# --- targets ------------------------------------------------------------------------------
+@dataclass
+class Target:
+    """One target of an issue next to its measured figure."""
+
+    area: str
+    figure: str
+    target: str
+    measured: str
+    attainment: float
+    """measured / target for "at least" targets, target / measured for "at most" ones
+    (times, not percentages): >= 1 means met."""
+
+    @property
+    def met(self) -> bool:
+        return self.attainment >= 1.0
+
+
+def _at_least(area, figure, value, target, fmt="{:.1f}x"):
+    return Target(area, figure, ">= " + fmt.format(target), fmt.format(value), value / target)
+
+
+def _at_most_extra(area, figure, extra, target):
+    """An overhead, as a fraction of the time without it: attainment compares times."""
+    return Target(area, figure, f"<= +{target * 100:.0f}%", f"{extra * 100:+.1f}%",
+                  (1 + target) / (1 + extra))  # fmt: skip
+
+
+def targets(m: dict) -> list[Target]:
+    """Every target of issues 2 (MLP), 3 (optimizers), 4 (grid) and 5 (scale)."""
+    out = []
+    for row in m["mlp"]:
+        out.append(_at_least("MLP", f"loss_and_grad {row['network']} vs reference",
+                             row["speedup"], row["target"]))  # fmt: skip
+    n_max = max(r["n"] for r in m["steps"])
+    big = [r for r in m["steps"] if r["n"] == n_max]
+    for r in (r for r in big if r["gc"] is None):
+        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: % of triad",
+                             r["pct_triad"], 90.0, "{:.0f}%"))  # fmt: skip
+    for r in (r for r in big if r["gc"] is None):
+        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: x reference",
+                             r["x_reference"], 15.0))  # fmt: skip
+    adam = {r["n"]: r for r in m["steps"] if r["optimizer"] == "adam" and r["gc"] is None}
+    if adam[n_max]["x_torch"] is not None:
+        out.append(_at_least("optimizers", f"adam N={n_max:.0e}: x torch fused Adam",
+                             adam[n_max]["x_torch"], 1.1, "{:.2f}x"))  # fmt: skip
+        n_min = min(adam)
+        out.append(_at_least("optimizers", f"adam N={n_min:.0e}: per-call x torch fused Adam",
+                             adam[n_min]["x_torch"], 1.0))  # fmt: skip
+    else:
+        out.append(Target("optimizers", "x torch fused Adam", ">= 1.1x", "torch not installed",
+                          float("nan")))  # fmt: skip
+    for mode in ("grad", "update"):
+        for r in (r for r in big if r["gc"] == mode):
+            out.append(_at_most_extra("optimizers", f"{r['optimizer']} N={n_max:.0e}: GC "
+                                      f"{mode!r} extra time", r["gc_extra"], 0.15))  # fmt: skip
+    g = m["grid"]
+    for w in g["workloads"]:
+        short = w["name"].split(" ")[0]
+        out.append(_at_least("grid", f"{short}: x reference", w["rate"] / w["reference"], 60.0))
+        if isinstance(w["jax"], str):
+            out.append(Target("grid", f"{short}: x JAX", ">= 3.0x", f"JAX {w['jax']}",
+                              float("nan")))  # fmt: skip
+        else:
+            out.append(_at_least("grid", f"{short}: x JAX", w["rate"] / w["jax"], 3.0))
+        out.append(_at_least("grid", f"{short}: useful FLOP rate, % of sgemm",
+                             w["useful_gflops"] / m["sgemm"] * 100, 60.0, "{:.0f}%"))  # fmt: skip
+    rates = dict(g["configs"])
+    lo, hi = min(rates), max(rates)
+    out.append(_at_least("grid", f"linear in configs: rate at {hi} / at {lo}",
+                         rates[hi] / rates[lo], 0.8, "{:.2f}"))  # fmt: skip
+    t = g["threads"]
+    out.append(_at_least("grid", f"{t['n']}-thread speed-up over 1", t["many"] / t["one"], 1.8,
+                         "{:.2f}x"))  # fmt: skip
+    out.append(Target("grid", "start-up, new process, warm cache", "< 1.5 s",
+                      f"{g['startup_warm']:.2f} s", 1.5 / g["startup_warm"]))  # fmt: skip
+    s = m["scale"]
+    out.append(_at_most_extra("scale", f"store overhead ({s['chunks']} chunk files)",
+                              s["stored"] / s["local"] - 1, 0.05))  # fmt: skip
+    if isinstance(s["dask"], str):
+        out.append(Target("scale", "Dask overhead", "<= +10%", f"Dask {s['dask']}", float("nan")))
+    else:
+        out.append(_at_most_extra("scale", "Dask LocalCluster overhead, 2 workers x 1 thread",
+                                  s["dask"] / s["local"] - 1, 0.10))  # fmt: skip
+    out.append(Target("scale", "peak memory, 100k runs / 10k runs", "<= 2.00x",
+                      f"{s['peak_100k'] / s['peak_10k']:.2f}x",
+                      2.0 / (s["peak_100k"] / s["peak_10k"])))  # fmt: skip
+    return out
+
+
+# --- the chart ----------------------------------------------------------------------------
+def chart(m: dict, goals: list[Target], path: Path) -> Path:
+    """Left: speed-ups over the reference and the peers (log scale, target ticks). Right:
+    every target's attainment (measured relative to target; >= 1 is met)."""
+    plt = pyplot()
+    n_max = max(r["n"] for r in m["steps"])
+    bars = []  # (label, value, target or None)
+    for r in m["mlp"]:
+        bars.append((f"MLP {r['network'].split(',')[0]} x ref", r["speedup"], r["target"]))
+    for r in m["steps"]:
+        if r["n"] == n_max and r["gc"] is None:
+            bars.append((f"{r['optimizer']} N={n_max:.0e} x ref", r["x_reference"], 15.0))
+            if r["x_torch"] is not None:
+                bars.append((f"{r['optimizer']} x torch {r['torch']}", r["x_torch"],
+                             1.1 if r["optimizer"] == "adam" else None))  # fmt: skip
+    for w in m["grid"]["workloads"]:
+        short = w["name"].split(" ")[0]
+        bars.append((f"grid {short} x ref", w["rate"] / w["reference"], 60.0))
+        for peer, label in PEERS.items():
+            if not isinstance(w[peer], str):
+                bars.append((f"grid {short} x {label}", w["rate"] / w[peer],
+                             3.0 if peer == "jax" else None))  # fmt: skip
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, max(6, 0.28 * len(goals))))
+    y = np.arange(len(bars))[::-1]
+    values = [b[1] for b in bars]
+    left.barh(y, values, color="#4878a8")
+    for yi, (_, value, target) in zip(y, bars, strict=True):
+        if target is not None:
+            left.plot([target, target], [yi - 0.4, yi + 0.4], color="k", lw=2)
+        left.text(value, yi, f" {value:.1f}x", va="center", fontsize=7)
+    left.set_yticks(y, [b[0] for b in bars], fontsize=7)
+    left.set_xscale("log")
+    left.axvline(1.0, color="grey", lw=0.8)
+    left.set_xlabel("speed-up (times faster); black tick = target")
+    left.set_title("fastopt against the reference and the peers", fontsize=10)
+    y2 = np.arange(len(goals))[::-1]
+    attain = [g.attainment if np.isfinite(g.attainment) else 0.0 for g in goals]
+    colors = ["#3a923a" if g.met else "#c8553d" for g in goals]
+    right.barh(y2, attain, color=colors)
+    right.axvline(1.0, color="k", lw=1)
+    right.set_yticks(y2, [f"{g.figure} ({g.target})" for g in goals], fontsize=6)
+    right.set_xscale("log")
+    right.set_xlabel("measured relative to target (>= 1: met; green met, red not)")
+    right.set_title("every target of issues 2-5", fontsize=10)
+    fig.suptitle(
+        f"fastopt benchmarks{' (--quick)' if m['quick'] else ''}: "
+        f"{m['machine']['cpu']}, {m['machine']['threads']} threads",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return save(fig, path)
+
+
+# --- the report -----------------------------------------------------------------------------
+def _x(a, b) -> str:
+    return "not installed" if isinstance(b, str) else f"{a / b:.1f}x"
+
+
+def _rate(value) -> str:
+    return value if isinstance(value, str) else f"{value:,.0f}"
+
+
+def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
+    """The report's text."""
+    mc, v = m["machine"], m["versions"]
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# fastopt benchmarks",
+        "",
+        f"Written by `{command}` on {date} in {m['seconds'] / 60:.1f} minutes"
+        + (" (**--quick**: smaller sizes and grids)" if m["quick"] else "")
+        + ". Generated: do not edit by hand, rerun the command. Every ratio below comes from "
+        "this one run, in one process; on a shared machine the same command varies by "
+        "20-50% between runs, so compare ratios, not absolute times.",
+        "",
+        "## Machine and libraries",
+        "",
+        f"- CPU: {mc['cpu']}, {mc['cores']} cores; Numba threads: {mc['threads']}; "
+        f"memory {mc['memory']}",
+        f"- OS: {mc['os']}; Python {mc['python']}; NumPy BLAS: {mc['blas']}",
+        f"- fastopt commit: {mc['commit']}",
+        "- " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        "",
+        "## Targets",
+        "",
+        "Every target of the MLP (2), optimizer (3), grid (4) and scale (5) issues, next to "
+        "its figure from this run.",
+        "",
+        "| area | figure | target | measured | met |",
+        "|---|---|---|---|---|",
+    ]
+    for g in goals:
+        met = "n/a" if not np.isfinite(g.attainment) else ("yes" if g.met else "**no**")
+        lines.append(f"| {g.area} | {g.figure} | {g.target} | {g.measured} | {met} |")
+    n_met = sum(g.met for g in goals)
+    lines += ["", f"{n_met} of {len(goals)} targets met.", "", f"![ratios]({png})", ""]
+
+    lines += ["## The machine's limits", "",
+              f"- STREAM-like triad `a = b + s*c` (Numba prange, float32, N = "
+              f"{max(r['n'] for r in m['steps']):.0e}): **{m['triad']:.1f} GB/s**",
+              f"- NumPy sgemm 2048^3 float32: **{m['sgemm']:.1f} GFLOP/s**", ""]  # fmt: skip
+
+    lines += [
+        "## MLP `loss_and_grad` (float32, ReLU, MSE)",
+        "",
+        "| network | fastopt | reference | speed-up | target |",
+        "|---|---|---|---|---|",
+    ]
+    for r in m["mlp"]:
+        lines.append(f"| {r['network']} | {r['fastopt'] * 1e6:.1f} us | "
+                     f"{r['reference'] * 1e6:.1f} us | {r['speedup']:.1f}x | "
+                     f">= {r['target']:.0f}x |")  # fmt: skip
+    lines.append("")
+
+    g = m["grid"]
+    lines += ["## Grid engine (`fastopt.sweep`)", "",
+              "Run-steps per second (one run-step = forward + backward + optimizer step of one "
+              "configuration); the reference and scikit-learn train 4 configurations one at a "
+              "time, torch batches every configuration with `bmm`, JAX `vmap`s a `lax.scan` "
+              "(its compile time apart).", "",
+              "| workload | fastopt | useful GFLOP/s (% sgemm) | reference | scikit-learn | "
+              "torch | JAX (compile) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for w in g["workloads"]:
+        rate = w["rate"]
+        jax = _rate(w["jax"]) + (f" ({w['jax_compile']:.1f} s)" if w["jax_compile"] else "")
+        lines.append(
+            f"| {w['name']}, {w['runs']} runs x {w['steps']} steps | {rate:,.0f} | "
+            f"{w['useful_gflops']:.1f} ({w['useful_gflops'] / m['sgemm'] * 100:.0f}%) | "
+            f"{_rate(w['reference'])} ({_x(rate, w['reference'])}) | "
+            f"{_rate(w['sklearn'])} ({_x(rate, w['sklearn'])}) | "
+            f"{_rate(w['torch'])} ({_x(rate, w['torch'])}) | {jax} ({_x(rate, w['jax'])}) |"
+        )
+    t = g["threads"]
+    lines += ["", "Time against the number of configurations (regression grid): "
+              + ", ".join(f"{n} configs {r:,.0f} run-steps/s" for n, r in g["configs"]) + ".",
+              "", f"Threads: 1 thread {t['one']:,.0f}, {t['n']} threads {t['many']:,.0f} "
+              f"run-steps/s (x{t['many'] / t['one']:.2f}).", "",
+              f"Start-up of a new process (import + a first small sweep): "
+              f"{g['startup_warm']:.2f} s with a warm Numba cache, {g['startup_cold']:.1f} s "
+              "with an empty one (every kernel compiled: first use, or after an upgrade).",
+              ""]  # fmt: skip
+
+    s = m["scale"]
+    dask = (s["dask"] if isinstance(s["dask"], str)
+            else f"{s['dask']:.2f} s ({(s['dask'] / s['local'] - 1) * 100:+.1f}%)")  # fmt: skip
+    lines += ["## Grids at scale", "",
+              f"A grid of {s['runs']:,} runs x {s['steps']} steps (8-16-1 MLP, Adam): "
+              f"in-process {s['local']:.2f} s ({s['rate']:,.0f} run-steps/s); with a store "
+              f"folder {s['stored']:.2f} s ({(s['stored'] / s['local'] - 1) * 100:+.1f}%, "
+              f"{s['chunks']} chunk files); through a 2-worker Dask LocalCluster (1 Numba "
+              f"thread each) {dask}. Peak memory of a new process (summaries only): 10k runs "
+              f"{s['peak_10k']:.0f} MiB, 100k runs {s['peak_100k']:.0f} MiB.", ""]  # fmt: skip
+
+    lines += ["## Fused optimizer steps (float32)", "",
+              "GB/s counts the bytes each step must read and write (STREAM's convention; the "
+              "triad also pays a write-allocate read, so an in-place update can exceed 100% of "
+              "it). GC and no-GC and torch are timed in turn. torch: fused Adam/AdamW/SGD, "
+              "foreach RMSprop/Adagrad (its fastest CPU implementations).", "",
+              "| optimizer | GC | N | time | GB/s | % triad | x reference | x torch | "
+              "GC extra |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in m["steps"]:
+        x_torch = ("" if r["gc"] is not None else
+                   f"{r['x_torch']:.2f}x ({r['torch']})" if r["x_torch"] is not None
+                   else r["torch"])  # fmt: skip
+        extra = "" if r["gc_extra"] is None else f"{r['gc_extra'] * 100:+.0f}%"
+        t_us = r["seconds"] * 1e6
+        shown = f"{t_us:.1f} us" if t_us < 1000 else f"{t_us / 1000:.2f} ms"
+        lines.append(f"| {r['optimizer']} | {r['gc'] or 'off'} | {r['n']:.0e} | {shown} | "
+                     f"{r['gbs']:.1f} | {r['pct_triad']:.0f}% | {r['x_reference']:.1f}x | "
+                     f"{x_torch} | {extra} |")  # fmt: skip
+
+    lines += ["", "## Reproduce, and the fine-grained suite", "",
+              "```bash",
+              'pip install -e ".[test,peers,dask]"   # peers: torch==2.13.0, jax, optax, '
+              "scikit-learn",
+              "python -m bench.report                 # this file (fastopt bench does the same)",
+              "python -m bench.report --quick         # < 5 min, written to bench-out/",
+              "```", "",
+              "`pytest bench/` is the fine-grained suite (pytest-benchmark, one group per "
+              "kernel and size, a speed-up table at the end); it shares its cases with this "
+              "report. To compare two commits: `pytest bench/ --benchmark-autosave` on the "
+              "first, then `pytest bench/ --benchmark-compare` (against the last saved run; "
+              "`--benchmark-compare=0001` for a given one, "
+              "`--benchmark-compare-fail=median:10%` to fail on a slowdown). Saved runs live in "
+              "`.benchmarks/` (ignored by git). The scripts behind each section run alone too: "
+              "`python -m bench.optim_bandwidth`, `bench.sweep_peers`, `bench.sweep_scale`.",
+              ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.report", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="sizes up to 1e6, fewer steps, a smaller scale grid (< 5 min)",
+    )
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for BENCHMARKS.md and BENCHMARKS.png (default: the "
+                        "checkout for a full run, bench-out/ for --quick)")  # fmt: skip
+    args = parser.parse_args(argv)
+    out = args.out or (CHECKOUT / "bench-out" if args.quick else CHECKOUT)
+    out.mkdir(parents=True, exist_ok=True)
+    command = os.environ.get("FASTOPT_BENCH_COMMAND") or " ".join(
+        ["python -m bench.report", *(argv if argv is not None else sys.argv[1:])]
+    )
+    print(f"fastopt {fastopt.__version__}: {command}", file=sys.stderr)
+    m = measure(args.quick)
+    goals = targets(m)
+    png = chart(m, goals, out / "BENCHMARKS.png")
+    text = markdown(m, goals, command, png.name)
+    (out / "BENCHMARKS.md").write_text(text)
+    print(text)
+    print(f"\nwrote {out / 'BENCHMARKS.md'} and {png}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

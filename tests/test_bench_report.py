@@ -1,0 +1,137 @@
+"""The benchmark report's logic (bench/report.py) on made-up measurements: targets met or not,
+missing peers listed, the chart drawn. No timing here: the figures are given."""
+
+import numpy as np
+import pytest
+
+from bench import report
+
+
+def measurements(torch=True, jax=True, dask=True):
+    """A measurement dict shaped like ``report.measure``'s, with chosen figures."""
+    steps = []
+    for n in (1_000, 10_000_000):
+        for name in ("sgd", "adam"):
+            for gc, seconds in ((None, 1.0), ("grad", 1.1), ("update", 1.3)):
+                steps.append(dict(
+                    optimizer=name, gc=gc, n=n, seconds=seconds * 1e-3, gbs=40.0,
+                    pct_triad=95.0 if name == "adam" else 80.0, x_reference=20.0,
+                    x_torch=(1.2 if n > 1000 else 8.0) if (torch and gc is None) else None,
+                    torch=("fused" if torch else "not installed"),
+                    gc_extra=None if gc is None else seconds - 1.0,
+                ))  # fmt: skip
+    workload = dict(name="regression 8-32-1", runs=256, steps=500, rate=400_000.0, seconds=0.3,
+                    useful_gflops=60.0, reference=8_000.0, sklearn="not installed",
+                    torch=20_000.0 if torch else "not installed",
+                    jax=100_000.0 if jax else "not installed",
+                    jax_compile=0.9 if jax else None)  # fmt: skip
+    return dict(
+        machine=dict(cpu="Test CPU", cores=2, threads=2, memory="1 GiB", os="os", python="3",
+                     blas="openblas", commit="abc"),
+        versions={"fastopt": "0.1.0", "torch": "2.13.0" if torch else "not installed"},
+        quick=False, seconds=60.0, triad=40.0, sgemm=200.0,
+        mlp=[dict(network="tiny 2-2-2, n=1", fastopt=3e-6, reference=36e-6, speedup=12.0,
+                  target=10.0),
+             dict(network="small 8-32-1, n=128", fastopt=6e-6, reference=42e-6, speedup=7.0,
+                  target=10.0)],
+        grid=dict(sgemm=200.0, workloads=[workload], configs=[(256, 400e3), (4096, 300e3)],
+                  threads=dict(one=200e3, many=380e3, n=2), startup_warm=0.7,
+                  startup_cold=20.0),
+        scale=dict(runs=1000, steps=50, local=1.0, rate=5e4, stored=1.02, chunks=64,
+                   dask=1.5 if dask else "not installed", peak_10k=200.0, peak_100k=220.0),
+        steps=steps,
+    )  # fmt: skip
+
+
+def by_figure(goals):
+    return {g.figure: g for g in goals}
+
+
+def test_targets_met_and_not_met():
+    goals = by_figure(report.targets(measurements()))
+    assert goals["loss_and_grad tiny 2-2-2, n=1 vs reference"].met
+    assert not goals["loss_and_grad small 8-32-1, n=128 vs reference"].met
+    # Only the largest N counts for bandwidth, x reference and GC; sgd is below 90% of triad.
+    assert goals["adam N=1e+07: % of triad"].met
+    assert not goals["sgd N=1e+07: % of triad"].met
+    assert goals["adam N=1e+07: x torch fused Adam"].met  # 1.2 >= 1.1
+    assert goals["adam N=1e+03: per-call x torch fused Adam"].met
+    # Overheads: +10% meets <= 15%, +30% does not; attainment compares times.
+    grad = goals["adam N=1e+07: GC 'grad' extra time"]
+    update = goals["adam N=1e+07: GC 'update' extra time"]
+    assert grad.met and not update.met
+    assert update.attainment == pytest.approx(1.15 / 1.3)
+    assert goals["regression: x reference"].measured == "50.0x"  # 400k / 8k
+    assert not goals["regression: x reference"].met  # target 60x
+    assert goals["regression: x JAX"].met  # 4x >= 3x
+    assert goals["regression: useful FLOP rate, % of sgemm"].measured == "30%"
+    assert not goals["regression: useful FLOP rate, % of sgemm"].met
+    assert goals["linear in configs: rate at 4096 / at 256"].measured == "0.75"
+    assert not goals["linear in configs: rate at 4096 / at 256"].met
+    assert goals["2-thread speed-up over 1"].met  # 1.9x >= 1.8x
+    assert goals["start-up, new process, warm cache"].met
+    assert goals["store overhead (64 chunk files)"].met  # +2% <= 5%
+    assert not goals["Dask LocalCluster overhead, 2 workers x 1 thread"].met  # +50%
+    assert goals["peak memory, 100k runs / 10k runs"].met
+
+
+def test_missing_peers_are_listed_not_dropped(tmp_path):
+    m = measurements(torch=False, jax=False, dask=False)
+    goals = report.targets(m)
+    missing = [g for g in goals if "not installed" in g.measured]
+    assert {g.figure for g in missing} == {
+        "x torch fused Adam",
+        "regression: x JAX",
+        "Dask overhead",
+    }
+    assert all(not np.isfinite(g.attainment) for g in missing)
+    text = report.markdown(m, goals, "python -m bench.report", "BENCHMARKS.png")
+    for g in goals:  # every target is a row of the table
+        assert f"| {g.figure} | {g.target} |" in text
+    assert "| torch fused Adam" not in text
+    assert text.count("not installed") >= 5  # sklearn, torch, JAX, Dask, the torch column
+    assert "n/a" in text  # missing peers are neither met nor not met
+    assert "`python -m bench.report`" in text and "Test CPU" in text
+
+
+def test_report_counts_met_targets_and_draws_the_chart(tmp_path):
+    m = measurements()
+    goals = report.targets(m)
+    text = report.markdown(m, goals, "python -m bench.report", "BENCHMARKS.png")
+    assert f"{sum(g.met for g in goals)} of {len(goals)} targets met." in text
+    path = report.chart(m, goals, tmp_path / "BENCHMARKS.png")
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] > 300 and pixels[..., :3].std() > 0.05  # drawn, not blank
+
+
+def test_fastopt_bench_runs_the_checkout_report(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from fastopt import cli
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda cmd, cwd, env: calls.append((cmd, cwd, env)))
+    monkeypatch.chdir(tmp_path)
+    cli.main(["bench", "--quick", "--out", "here"])
+    ((cmd, cwd, env),) = calls
+    assert cmd == [
+        sys.executable,
+        "-m",
+        "bench.report",
+        "--quick",
+        "--out",
+        str(tmp_path / "here"),
+    ]  # relative to where the user stands, not the checkout
+    assert (cwd / "bench" / "report.py").is_file()
+    assert env["FASTOPT_BENCH_COMMAND"] == f"fastopt bench --quick --out {tmp_path / 'here'}"
+
+
+def test_fastopt_bench_outside_a_checkout_says_why(monkeypatch, tmp_path, capsys):
+    from fastopt import cli
+
+    monkeypatch.setattr(cli, "_checkout", lambda: tmp_path)
+    assert cli.main(["bench"]) == 2
+    assert "bench/ is not installed with the package" in capsys.readouterr().err
