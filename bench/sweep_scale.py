@@ -55,7 +55,8 @@ def measure(quick: bool) -> dict:
     """Keys: runs, steps, local (s), rate (run-steps/s), stored (s), chunks, dask (s, or "not
     installed"), peak_10k and peak_100k (MiB).
     """
-    model, X, Y, grid = workload(256 if quick else 4096, 50 if quick else 200)
+    # quick: big enough (about a second) that 64 chunk files and Dask tasks are not all it times
+    model, X, Y, grid = workload(1024 if quick else 4096, 100 if quick else 200)
     n_runs = len(grid["lr"]) * len(grid["seed"])
     small = {**grid, "lr": grid["lr"][:2], "steps": 2}
     fastopt.sweep(model, X, Y, progress=False, **small)  # compile before timing
@@ -105,7 +106,7 @@ def print_measured(m: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1k runs x 50 steps")
+    parser.add_argument("--quick", action="store_true", help="4k runs x 100 steps")
     args = parser.parse_args()
     print(f"command: python -m bench.sweep_scale {' '.join(sys.argv[1:])}")
     print_measured(measure(args.quick))

@@ -65,7 +65,7 @@ def _check_fraction(name: str, value: object) -> float:
 
 
 def _chunk_table(layout: Layout, centralize: bool) -> np.ndarray:
-    """Rows ``(start, stop, is_gc_row)`` tiling ``[0, layout.size)``; see ``_kernels.fused``."""
+    """Rows ``(start, stop, gc_row_length)`` tiling ``[0, layout.size)``; see ``_kernels.fused``."""
     rows = []
 
     def blocks(start: int, stop: int) -> None:
@@ -77,10 +77,11 @@ def _chunk_table(layout: Layout, centralize: bool) -> np.ndarray:
     else:
         for spec in layout:
             if len(spec.shape) > 1:
+                # Whole rows, about CHUNK entries a chunk (at least one row).
                 length = spec.size // spec.shape[0]
-                for r in range(spec.shape[0]):
-                    lo = spec.offset + r * length
-                    rows.append((lo, lo + length, 1))
+                per_chunk = max(1, CHUNK // length) * length
+                for lo in range(spec.offset, spec.stop, per_chunk):
+                    rows.append((lo, min(lo + per_chunk, spec.stop), length))
             else:
                 blocks(spec.offset, spec.stop)
     return np.array(rows, dtype=np.int64).reshape(-1, 3)

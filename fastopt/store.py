@@ -107,6 +107,15 @@ class Store:
                     f"{manifest['fingerprint'][:12]}, this one {grid_fingerprint[:12]}); "
                     "use a new folder, or delete this one to start over"
                 )
+            if manifest.get("fastopt") != version:
+                # Kernels may round differently from one release to the next: a grid resumed
+                # under another version would mix the two, so it is refused (load_sweep reads it).
+                raise ValueError(
+                    f"store {str(self.folder)!r} was written by fastopt "
+                    f"{manifest.get('fastopt')} and this is fastopt {version}; resuming would "
+                    "mix results of two kernel versions. Read it with fastopt.load_sweep, and "
+                    "run the grid again in a new folder"
+                )
             self.n_runs = manifest["n_runs"]
             self.chunk_size = manifest["chunk_size"]
         else:

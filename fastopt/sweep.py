@@ -572,9 +572,10 @@ def train_chunk(model, data, val_data, settings, runs, bar=None, done=None) -> S
         batch = _Batch(members, model, dtype, settings.n_records)
         first = members[0]
         perms, size = _permutations(n_samples, first.batch_size, first.data_seed, settings.steps)
+        XT = _feature_major(data[0], model_args[0], size)
         for wave in batch.waves():
             _k.train_runs(
-                *data, loss_kind, *model_args, perms, size, batch.kinds[wave],
+                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.kinds[wave],
                 batch.hyper[wave], batch.sched_code[wave], batch.sched_params[wave],
                 batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
                 settings.steps, settings.record_every, settings.stop, settings.diverge,
@@ -676,11 +677,23 @@ class _Batch:
             final_params[rows] = self.params
 
 
+def _feature_major(X: np.ndarray, sizes: np.ndarray, batch: int) -> np.ndarray:
+    """X transposed for the grid kernels.
+
+    As ``MLP.loss_and_grad`` gives a batch of this size to the first layer: the view ``X.T``
+    (read in place) or a C-ordered copy. Only the kernels for the layout in use get compiled.
+    """
+    if _k._reads_X_in_place(sizes[1], sizes[0], batch):
+        return X.T
+    return np.ascontiguousarray(X.T)
+
+
 def _evaluate(batch, data, loss_kind, model_args, metrics, loss_name, accuracy_name,
               offset) -> None:  # fmt: skip
     n = len(batch.runs)
     loss, accuracy = np.empty(n), np.full(n, np.nan)
-    _k.evaluate_runs(*data, loss_kind, *model_args, batch.params, loss, accuracy)
+    XT = _feature_major(data[0], model_args[0], data[0].shape[0])
+    _k.evaluate_runs(XT, *data[1:], loss_kind, *model_args, batch.params, loss, accuracy)
     rows = np.array([run.index - offset for run in batch.runs])
     metrics[loss_name][rows] = loss
     if accuracy_name in metrics:

@@ -98,6 +98,19 @@ def test_blas_path_matches_reference(sizes, n):
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12 * np.abs(ref_grad).max())
 
 
+@pytest.mark.parametrize("sizes", [[5, 12, 1], [4, 1, 3], [6, 1, 1]])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("n", [3, 128])
+def test_one_output_layers_match_reference(sizes, activation, n):
+    # A layer with one output has its own backward loop (dW, dA and the activation's
+    # derivative in one pass), whatever the size of its product.
+    net, params, X, Y = make_problem(sizes, activation, "mse", n, np.float64, 5)
+    loss_value, grad = net.loss_and_grad(params, X, Y)
+    ref_loss, ref_grad = ref.mlp_loss_and_grad(net, params, X, Y)
+    np.testing.assert_allclose(loss_value, ref_loss, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 9), min_size=2, max_size=5),

@@ -259,6 +259,27 @@ def test_big_layout_is_above_parallel_threshold():
     assert LAYOUT.size < fo.PARALLEL_MIN_SIZE
 
 
+def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
+    from fastopt.optim import CHUNK, _chunk_table
+
+    for centralize in (False, True):
+        table = _chunk_table(BIG, centralize)
+        assert table[0, 0] == 0 and table[-1, 1] == BIG.size
+        np.testing.assert_array_equal(table[1:, 0], table[:-1, 1])  # no gap, no overlap
+    table = _chunk_table(BIG, True)
+    for spec in BIG:
+        inside = table[(table[:, 0] >= spec.offset) & (table[:, 1] <= spec.stop)]
+        assert inside[0, 0] == spec.offset and inside[-1, 1] == spec.stop
+        sizes = inside[:, 1] - inside[:, 0]
+        if len(spec.shape) > 1:  # centralized: whole rows, about CHUNK entries a chunk
+            row = spec.size // spec.shape[0]
+            assert (inside[:, 2] == row).all() and (sizes % row == 0).all()
+            assert sizes.max() <= max(CHUNK, row)
+        else:
+            assert (inside[:, 2] == 0).all()
+    assert (_chunk_table(BIG, False)[:, 2] == 0).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
 @pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])

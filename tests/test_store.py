@@ -224,6 +224,17 @@ def test_version_in_manifest(tmp_path):
     assert not any(p.name.endswith(".tmp") or ".tmp-" in p.name for p in (tmp_path / "s").iterdir())
 
 
+def test_store_of_another_version_is_read_but_not_resumed(tmp_path):
+    X, Y = data()
+    first = sweep(NET, X, Y, store=tmp_path / "s", **GRID)
+    manifest = tmp_path / "s" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace(f'"fastopt": "{fastopt.__version__}"',
+                                                     '"fastopt": "0.0.1"'))  # fmt: skip
+    with pytest.raises(ValueError, match=r"written by fastopt 0\.0\.1 .* mix results"):
+        sweep(NET, X, Y, store=tmp_path / "s", **GRID)
+    assert_same_runs(fastopt.load_sweep(tmp_path / "s"), first)
+
+
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")

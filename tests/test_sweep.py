@@ -78,6 +78,27 @@ def test_each_run_equals_training_alone(name, hyper, opt, gc, batch_size, dtype)
         assert result["steps_done"][row] == steps
 
 
+@pytest.mark.parametrize(
+    "sizes, n, batch_size",
+    [([8, 16, 1], 128, None), ([8, 16, 1], 128, 32), ([256, 4, 1], 96, None),
+     ([256, 4, 1], 96, 64), ([256, 4, 1], 96, 32)],
+)  # fmt: skip
+def test_input_layouts_equal_training_alone(sizes, n, batch_size):
+    # The grid transposes a full batch once and gathers mini-batches transposed, or reads
+    # big inputs in place (256 x 64 and more), as MLP.loss_and_grad decides for each call.
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n, sizes[0])).astype(np.float32)
+    Y = np.tanh(X[:, :1] - X[:, 1:2]).astype(np.float32)
+    net = MLP(sizes, activation="relu")
+    result = sweep(net, X, Y, optimizer="adam", lr=0.01, seed=[0, 1], batch_size=batch_size,
+                   steps=6, return_params=True)  # fmt: skip
+    for row, seed in enumerate([0, 1]):
+        params, losses = train_alone(net, X, Y, fastopt.Adam(lr=0.01), seed, 6, batch_size)
+        np.testing.assert_array_equal(result.params[row], params)
+        np.testing.assert_array_equal(result.curves[row].astype(np.float32),
+                                      losses.astype(np.float32))  # fmt: skip
+
+
 def test_runs_match_the_reference():
     X, Y = regression_data(dtype=np.float64)
     steps = 25

@@ -9,9 +9,10 @@ Inputs (validated by ``fastopt.optim``):
   optimizer names them (see each ``_<kind>_*`` function).
 - ``c``: this step's coefficients, shape (n_coef,), p's dtype; ``c[LR]`` is the step's learning
   rate (Adagrad: the decayed one), ``c[WD]`` the L2 weight decay added to the gradient.
-- ``chunks``: int64 array of shape (n_chunks, 3), rows ``(start, stop, is_gc_row)`` that tile
-  ``[0, N)``. With GC each row of a centralized tensor is one chunk, so its mean is taken while
-  the row is in cache; other ranges are cut into blocks for the threads.
+- ``chunks``: int64 array of shape (n_chunks, 3), rows ``(start, stop, gc_row_length)`` that
+  tile ``[0, N)``, cut into blocks for the threads. In a chunk of a centralized tensor
+  ``gc_row_length`` is the length of its rows (the chunk holds whole rows): each row's mean is
+  taken while the row is in cache. Elsewhere it is 0 (no GC there).
 
 GC modes per chunk: ``GC_GRAD`` subtracts the row mean of ``g + wd*p`` before the moments
 (one extra read of the row, while it is in cache); ``GC_UPDATE`` takes the plain step while
@@ -84,11 +85,13 @@ N_HYPER = 6
 FASTMATH = {"reassoc"}
 
 
-# Each optimizer below has one inline ``_<kind>_rows`` loop and one cached ``_<kind>`` entry
-# that slices the chunk and calls it. Options that decide whether a buffer is written
-# (momentum, centered, amsgrad) are passed as literal True/False from separate call sites, so
-# every loop is straight-line code that LLVM vectorizes; a runtime flag there (or a placeholder
-# row aliasing another) keeps the loop scalar, about 4x slower.
+# Each optimizer below has one inline ``_<kind>_rows`` loop and one inline ``_<kind>`` entry
+# that slices a range and calls it; ``_step_chunk`` compiles them all into one function, so a
+# row of a centralized tensor costs no call (per-row calls, with their array arguments and
+# reference counts, cost +30-180% on 100-1000-entry rows). Options that decide whether a
+# buffer is written (momentum, centered, amsgrad) are passed as literal True/False from
+# separate call sites, so every loop is straight-line code that LLVM vectorizes; a runtime flag
+# there (or a placeholder row aliasing another) keeps the loop scalar, about 4x slower.
 #
 # Every loop returns the sum of its step directions u (where the update is p -= lr*u): with
 # gc="update" the driver then adds lr*mean(u) back to the row, which equals p -= lr*(u - mean)
@@ -112,7 +115,7 @@ def _sgd_rows(p, g, buf, c, d_shift, has_momentum):
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(inline="always")
 def _sgd(p, g, S, c, lo, hi, d_shift):
     p, g = p[lo:hi], g[lo:hi]
     if c[SGD_HAS_MOMENTUM] > 0:
@@ -143,7 +146,7 @@ def _rmsprop_rows(p, g, square_avg, buf, grad_avg, c, d_shift, centered, has_mom
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(inline="always")
 def _rmsprop(p, g, S, c, lo, hi, d_shift):
     p, g = p[lo:hi], g[lo:hi]
     sq = S[0][lo:hi]
@@ -187,7 +190,7 @@ def _adam_rows(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad):
     return total
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(inline="always")
 def _adam(p, g, S, c, lo, hi, d_shift):
     p, g = p[lo:hi], g[lo:hi]
     exp_avg, exp_avg_sq = S[0][lo:hi], S[1][lo:hi]
@@ -197,7 +200,7 @@ def _adam(p, g, S, c, lo, hi, d_shift):
 
 
 # --- Adagrad: S = [sum] ---------------------------------------------------------------------
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(inline="always")
 def _adagrad(p, g, S, c, lo, hi, d_shift):
     p, g, sums = p[lo:hi], g[lo:hi], S[0][lo:hi]
     clr, wd, eps = c[LR], c[WD], c[ADAGRAD_EPS]
@@ -263,7 +266,7 @@ def fill_coefficients(kind, hyper, t, lr, c):
 
 
 # --- drivers --------------------------------------------------------------------------------
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(inline="always")
 def _decayed_grad_mean(p, g, wd, lo, hi):
     """Mean of ``g + wd*p`` over ``[lo, hi)``, summed in float64, in p's dtype."""
     p, g, n = p[lo:hi], g[lo:hi], hi - lo
@@ -274,47 +277,56 @@ def _decayed_grad_mean(p, g, wd, lo, hi):
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
-def _step_chunk(kind, p, g, S, c, lo, hi, gc_mode):
-    """Update ``p[lo:hi]`` and its state; ``gc_mode`` applies to this chunk (a GC row or not)."""
-    d_shift = p.dtype.type(0.0)
-    if gc_mode == GC_GRAD:
-        d_shift = _decayed_grad_mean(p, g, c[WD], lo, hi)
-    # A one-entry row centralizes to exactly zero: keep p bit-identical rather than taking
-    # the step and adding it back (which rounds).
-    kept = p[lo]
-    if kind == SGD:
-        total = _sgd(p, g, S, c, lo, hi, d_shift)
-    elif kind == RMSPROP:
-        total = _rmsprop(p, g, S, c, lo, hi, d_shift)
-    elif kind == ADAM:
-        total = _adam(p, g, S, c, lo, hi, d_shift)
+def _step_chunk(kind, p, g, S, c, lo, hi, gc_row_length, gc_mode):
+    """Update ``p[lo:hi]`` and its state.
+
+    ``gc_mode`` applies when ``gc_row_length`` > 0: the chunk is then whole rows of that
+    length, each centralized on its own; with 0 the chunk is one plain range.
+    """
+    length = hi - lo
+    if gc_row_length > 0 and gc_mode != GC_NONE:
+        length = gc_row_length
     else:
-        total = _adagrad(p, g, S, c, lo, hi, d_shift)
-    if gc_mode == GC_UPDATE:
-        if hi - lo == 1:
-            p[lo] = kept
-            return
-        # p -= lr * (u - mean(u)): the loop took p -= lr * u, give back lr * mean(u).
-        back = c[LR] * p.dtype.type(total / (hi - lo))
-        row = p[lo:hi]
-        for i in range(row.shape[0]):
-            row[i] += back
+        gc_mode = GC_NONE
+    for start in range(lo, hi, length):
+        stop = start + length
+        d_shift = p.dtype.type(0.0)
+        if gc_mode == GC_GRAD:
+            d_shift = _decayed_grad_mean(p, g, c[WD], start, stop)
+        # A one-entry row centralizes to exactly zero: keep p bit-identical rather than
+        # taking the step and adding it back (which rounds).
+        kept = p[start]
+        if kind == SGD:
+            total = _sgd(p, g, S, c, start, stop, d_shift)
+        elif kind == RMSPROP:
+            total = _rmsprop(p, g, S, c, start, stop, d_shift)
+        elif kind == ADAM:
+            total = _adam(p, g, S, c, start, stop, d_shift)
+        else:
+            total = _adagrad(p, g, S, c, start, stop, d_shift)
+        if gc_mode == GC_UPDATE:
+            if length == 1:
+                p[start] = kept
+                continue
+            # p -= lr * (u - mean(u)): the loop took p -= lr * u, give back lr * mean(u).
+            back = c[LR] * p.dtype.type(total / length)
+            row = p[start:stop]
+            for i in range(row.shape[0]):
+                row[i] += back
 
 
 @njit(cache=True, error_model="numpy")
 def step_serial(kind, p, g, S, c, chunks, gc_mode):
     """One optimizer step over every chunk, on the calling thread."""
     for k in range(chunks.shape[0]):
-        mode = gc_mode if chunks[k, 2] else GC_NONE
-        _step_chunk(kind, p, g, S, c, chunks[k, 0], chunks[k, 1], mode)
+        _step_chunk(kind, p, g, S, c, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def step_parallel(kind, p, g, S, c, chunks, gc_mode):
     """One optimizer step, chunks spread over Numba's threads (chunks never overlap)."""
     for k in prange(chunks.shape[0]):
-        mode = gc_mode if chunks[k, 2] else GC_NONE
-        _step_chunk(kind, p, g, S, c, chunks[k, 0], chunks[k, 1], mode)
+        _step_chunk(kind, p, g, S, c, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
