@@ -356,9 +356,10 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     g = m["grid"]
     lines += ["## Grid engine (`fastopt.sweep`)", "",
               "Run-steps per second (one run-step = forward + backward + optimizer step of one "
-              "configuration); the reference and scikit-learn train 4 configurations one at a "
-              "time, torch batches every configuration with `bmm`, JAX `vmap`s a `lax.scan` "
-              "(its compile time apart).", "",
+              "configuration); fastopt and the reference are medians of 3 timings; the "
+              "reference and scikit-learn train 4 configurations one at a time, torch batches "
+              "every configuration with `bmm`, JAX `vmap`s a `lax.scan` (its compile time "
+              "apart). Configurations and threads are timed in turn, 3 rounds (medians).", "",
               "| workload | fastopt | useful GFLOP/s (% sgemm) | reference | scikit-learn | "
               "torch | JAX (compile) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for w in g["workloads"]:
@@ -387,7 +388,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     lines += ["## Grids at scale", "",
               f"A grid of {s['runs']:,} runs x {s['steps']} steps (8-16-1 MLP, Adam): "
               f"in-process {s['local']:.2f} s ({s['rate']:,.0f} run-steps/s); with a store "
-              f"folder {s['stored']:.2f} s ({(s['stored'] / s['local'] - 1) * 100:+.1f}%, "
+              f"folder {s['stored']:.2f} s (medians of 3 timed in turn; "
+              f"{(s['stored'] / s['local'] - 1) * 100:+.1f}%, "
               f"{s['chunks']} chunk files); through a 2-worker Dask LocalCluster (1 Numba "
               f"thread each) {dask}. Peak memory of a new process (summaries only): 10k runs "
               f"{s['peak_10k']:.0f} MiB, 100k runs {s['peak_100k']:.0f} MiB.", ""]  # fmt: skip

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,21 +58,26 @@ def _grid_runs(w: Workload) -> list[dict]:
 
 
 # --- fastopt ---------------------------------------------------------------------------------
-def fastopt_rate(w: Workload) -> tuple[float, float]:
-    """(run-steps/s, seconds) of the whole grid, counting the steps runs really took."""
+def fastopt_rate(w: Workload, rounds: int = 3) -> tuple[float, float]:
+    """(run-steps/s, seconds) of the whole grid, counting the steps runs really took; the
+    median of ``rounds`` timings after a compile (or cache load) on a small grid."""
     small = {**w.grid, "lr": w.grid["lr"][:2], "steps": 2}
-    fastopt.sweep(w.model, w.X, w.Y, progress=False, **small)  # compile / load the cache
-    start = time.perf_counter()
-    result = fastopt.sweep(w.model, w.X, w.Y, progress=False, **w.grid)
-    seconds = time.perf_counter() - start
+    fastopt.sweep(w.model, w.X, w.Y, progress=False, **small)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        result = fastopt.sweep(w.model, w.X, w.Y, progress=False, **w.grid)
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
     return float(result["steps_done"].sum()) / seconds, seconds
 
 
 # --- the NumPy reference ---------------------------------------------------------------------
-def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100) -> float:
-    """run-steps/s of the per-configuration loop over ``fastopt.reference``."""
+def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100, rounds: int = 3) -> float:
+    """run-steps/s of the per-configuration loop over ``fastopt.reference`` (median of
+    ``rounds``)."""
     run, run_steps = reference_loop(w, n_runs=n_runs, steps=steps)
-    return run_steps / timed(run)
+    return run_steps / statistics.median(timed(run) for _ in range(rounds))
 
 
 # --- scikit-learn: one MLPRegressor / MLPClassifier per configuration -------------------------
@@ -249,20 +255,30 @@ def jax_rate(w: Workload, steps: int = 100) -> tuple[float, float] | str:
 
 
 # --- scaling, threads, start-up ------------------------------------------------------------------
-def scaling(steps: int) -> list[tuple[int, float]]:
-    out = []
-    for n in (256, 1024, 4096):
-        w = regression(n_lrs=n, steps=steps)
-        out.append((n, fastopt_rate(w)[0]))
-    return out
+def scaling(steps: int, rounds: int = 3) -> list[tuple[int, float]]:
+    """Run-steps/s of the regression grid at 256 / 1024 / 4096 configurations, timed in turn
+    over ``rounds`` (medians)."""
+    grids = {n: regression(n_lrs=n, steps=steps) for n in (256, 1024, 4096)}
+    rates = {n: [] for n in grids}
+    for _ in range(rounds):
+        for n, w in grids.items():
+            rates[n].append(fastopt_rate(w, rounds=1)[0])
+    return [(n, statistics.median(r)) for n, r in rates.items()]
 
 
-def thread_speedup(w: Workload) -> tuple[float, float]:
+def thread_speedup(w: Workload, rounds: int = 3) -> tuple[float, float]:
+    """Run-steps/s on 1 thread and on all of Numba's, timed in turn (medians of ``rounds``)."""
     threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    one = fastopt_rate(w)[0]
-    numba.set_num_threads(threads)
-    return one, fastopt_rate(w)[0]
+    one, many = [], []
+    try:
+        for _ in range(rounds):
+            numba.set_num_threads(1)
+            one.append(fastopt_rate(w, rounds=1)[0])
+            numba.set_num_threads(threads)
+            many.append(fastopt_rate(w, rounds=1)[0])
+    finally:
+        numba.set_num_threads(threads)
+    return statistics.median(one), statistics.median(many)
 
 
 STARTUP = """
