@@ -51,13 +51,17 @@ PEERS = {"sklearn": "scikit-learn MLP", "torch": "torch bmm", "jax": "JAX vmap+s
 def machine() -> dict:
     """CPU, cores, memory, OS, Python, BLAS, Numba threads and the checkout's commit."""
     cpu = platform.processor() or platform.machine()
+    virtual = False
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
-                break
+            elif line.startswith("flags"):
+                virtual = " hypervisor" in line  # the CPUs are a VM's: shared with others
     except OSError:
         pass
+    if virtual:
+        cpu += " (virtual machine)"
     memory = "unknown"
     try:
         kib = int(Path("/proc/meminfo").read_text().split()[1])
