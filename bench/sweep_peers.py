@@ -339,7 +339,8 @@ def measure_fastopt(quick: bool) -> dict:
             name=w.name, runs=w.n_runs, steps=w.steps, rate=rate, seconds=seconds,
             useful_gflops=rate * w.flops_per_run_step() / 1e9,
         ))  # fmt: skip
-    out["configs"] = scaling(steps=50 if quick else 100)
+    # Long enough (256 configs: ~0.2 s) that the smallest grid is not all timer noise.
+    out["configs"] = scaling(steps=100 if quick else 300)
     one, many = thread_speedup(regression(steps=100 if quick else 300))
     out["threads"] = dict(one=one, many=many, n=numba.get_num_threads())
     out["startup_warm"] = startup_seconds()
