@@ -172,7 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         "scikit-learn when installed), written to BENCHMARKS.md and BENCHMARKS.png.",
     )
     bench.add_argument(
-        "--quick", action="store_true", help="smaller sizes (< 5 min), written to bench-out/"
+        "--quick",
+        action="store_true",
+        help="grids of fewer steps (about 2 min), written to bench-out/",
     )
     bench.add_argument("--out", help="folder for BENCHMARKS.md and .png (default: the checkout, "
                        "bench-out/ with --quick)")  # fmt: skip
