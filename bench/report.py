@@ -273,7 +273,8 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     for yi, (_, value, target) in zip(y, bars, strict=True):
         if target is not None:
             left.plot([target, target], [yi - 0.4, yi + 0.4], color="k", lw=2)
-        left.text(value, yi, f" {value:.1f}x", va="center", fontsize=7)
+        # Right of the bar and of its target tick, so the tick never covers a digit.
+        left.text(max(value, target or 0) * 1.04, yi, f"{value:.1f}x", va="center", fontsize=7)
     left.set_yticks(y, [b[0] for b in bars], fontsize=7)
     left.set_xscale("log")
     left.axvline(1.0, color="grey", lw=0.8)
