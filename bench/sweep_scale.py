@@ -20,6 +20,7 @@ import numpy as np
 
 import fastopt
 from bench.timing import timed
+from fastopt.sweep import DEFAULT_MEMORY_LIMIT
 
 
 def workload(n_lrs: int, steps: int):
@@ -35,10 +36,12 @@ MEMORY = """
 import resource, sys
 import numpy as np
 from fastopt import MLP, sweep
-n = int(sys.argv[1])
+n, memory_limit = int(sys.argv[1]), int(sys.argv[2])
 X = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
-sweep(MLP([2, 2, 1]), X, X[:, :1].copy(), optimizer="sgd", lr=list(np.linspace(1e-3, 1e-2, n)),
-      steps=2, keep_curves=False)
+r = sweep(MLP([2, 2, 1]), X, X[:, :1].copy(), optimizer="sgd",
+          lr=list(np.linspace(1e-3, 1e-2, n)), steps=2, keep_curves=False,
+          memory_limit=memory_limit)
+assert len(r) == n
 try:  # VmHWM: this process's peak; ru_maxrss would include the parent's (kept across exec)
     print([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
 except OSError:
@@ -46,9 +49,11 @@ except OSError:
 """
 
 
-def peak_mib(n_runs: int) -> float:
-    done = subprocess.run([sys.executable, "-c", MEMORY, str(n_runs)], check=True,
-                          capture_output=True, text=True)  # fmt: skip
+def peak_mib(n_runs: int, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> float:
+    """Peak resident memory (MiB) of a new process running a grid of ``n_runs`` 2-2-1 runs,
+    summaries only, in chunks of at most ``memory_limit`` bytes (sweep's default)."""
+    done = subprocess.run([sys.executable, "-c", MEMORY, str(n_runs), str(memory_limit)],
+                          check=True, capture_output=True, text=True, timeout=600)  # fmt: skip
     return int(done.stdout.strip().splitlines()[-1]) / 1024
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastopt
+from bench.sweep_scale import peak_mib
 from fastopt import MLP, load_sweep, sweep
 
 NET = MLP([3, 5, 2], activation="tanh")
@@ -176,31 +177,9 @@ def test_failed_chunks_are_resubmitted():
     assert_same_runs(result, sweep(NET, X, Y, **GRID))
 
 
-MEMORY_SCRIPT = """
-import resource, sys
-import numpy as np
-from fastopt import MLP, sweep
-n = int(sys.argv[1])
-X = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
-Y = X[:, :1].copy()
-r = sweep(MLP([2, 2, 1]), X, Y, optimizer="sgd", lr=list(np.linspace(1e-3, 1e-2, n)), steps=2,
-          keep_curves=False, memory_limit=2_000_000)
-assert len(r) == n
-try:  # VmHWM: this process's peak; ru_maxrss would include the parent's (kept across exec)
-    print([l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM")][0])
-except OSError:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-"""
-
-
-def peak_kib(n_runs: int) -> int:
-    done = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n_runs)], check=True,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    return int(done.stdout.strip().splitlines()[-1])
-
-
 def test_peak_memory_is_bounded_by_the_chunk():
-    small, large = peak_kib(10_000), peak_kib(100_000)
+    # Small chunks (2 MB), so that both grids are many chunks and only the summaries grow.
+    small, large = peak_mib(10_000, memory_limit=2_000_000), peak_mib(100_000, 2_000_000)
     assert large < 2 * small, (small, large)
 
 

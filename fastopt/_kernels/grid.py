@@ -25,31 +25,15 @@ from numba.extending import overload
 
 from fastopt._kernels.fused import GC_NONE, N_COEFFICIENTS, _step_chunk, fill_coefficients
 from fastopt._kernels.mlp import (
+    LOSS_CROSS_ENTROPY,
+    LOSS_MSE,  # noqa: F401 (re-exported for fastopt.sweep)
     _backward,
     _forward,
-    _mse_head,
-    _output_delta,
+    _loss,
     _reads_X_in_place,  # noqa: F401 (re-exported for fastopt.sweep)
-    _softmax_cross_entropy_head,
     _workspace_size,
 )
 from fastopt._kernels.schedules import schedule_value
-
-LOSS_MSE = 0
-LOSS_CROSS_ENTROPY = 1
-
-
-@njit(cache=True, error_model="numpy")
-def _loss(params, XT, Y, y, sizes, act, slope, loss_kind, work):
-    """Loss of one network on (XT, Y or y), leaving the output gradient in ``work``.
-
-    ``XT`` is the input feature-major, (d, n), as ``_kernels.mlp._forward`` takes it.
-    """
-    n = XT.shape[1]
-    outputs = _forward(params, XT, sizes, act, slope, work)
-    if loss_kind == LOSS_MSE:
-        return _mse_head(outputs, Y, _output_delta(work, sizes, n))
-    return _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, n))
 
 
 def _batch_input(XT, n):

@@ -415,19 +415,29 @@ def _softmax_cross_entropy_head(out, y, d_out):
     return loss / n
 
 
-@njit(cache=True, error_model="numpy")
-def _mse_loss_and_grad(params, XT, Y, sizes, act, slope, grad, want_grad, work):
-    outputs = _forward(params, XT, sizes, act, slope, work)
-    loss = _mse_head(outputs, Y, _output_delta(work, sizes, XT.shape[1]))
-    if want_grad:
-        _backward(params, XT, sizes, act, slope, work, grad)
-    return loss
+# Loss kinds, shared with the grid trainer and fastopt.sweep.
+LOSS_MSE = 0
+LOSS_CROSS_ENTROPY = 1
 
 
 @njit(cache=True, error_model="numpy")
-def _cross_entropy_loss_and_grad(params, XT, y, sizes, act, slope, grad, want_grad, work):
+def _loss(params, XT, Y, y, sizes, act, slope, loss_kind, work):
+    """Loss of one network on (XT, Y or y), leaving the output gradient in ``work``.
+
+    ``XT`` is the input feature-major, (sizes[0], n); Y (n, m) float targets for MSE, y (n,)
+    int64 labels for cross-entropy (the other one is not read).
+    """
+    n = XT.shape[1]
     outputs = _forward(params, XT, sizes, act, slope, work)
-    loss = _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, XT.shape[1]))
+    if loss_kind == LOSS_MSE:
+        return _mse_head(outputs, Y, _output_delta(work, sizes, n))
+    return _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, n))
+
+
+@njit(cache=True, error_model="numpy")
+def _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_grad, work):
+    """``_loss``, then (if ``want_grad``) the gradient into ``grad``."""
+    loss = _loss(params, XT, Y, y, sizes, act, slope, loss_kind, work)
     if want_grad:
         _backward(params, XT, sizes, act, slope, work, grad)
     return loss
@@ -441,10 +451,12 @@ def mse_loss_and_grad(params, X, Y, sizes, act, slope, grad, want_grad):
     """
     n = X.shape[0]
     work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+    y = sizes[:0]  # no labels: an empty int64 view, nothing allocated
     if _reads_X_in_place(sizes[1], sizes[0], n):
-        return _mse_loss_and_grad(params, X.T, Y, sizes, act, slope, grad, want_grad, work)
+        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, LOSS_MSE, grad, want_grad,
+                              work)  # fmt: skip
     XT = _transposed_input(X, work)
-    return _mse_loss_and_grad(params, XT, Y, sizes, act, slope, grad, want_grad, work)
+    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, LOSS_MSE, grad, want_grad, work)
 
 
 @njit(cache=True, error_model="numpy")
@@ -455,12 +467,12 @@ def cross_entropy_loss_and_grad(params, X, y, sizes, act, slope, grad, want_grad
     """
     n = X.shape[0]
     work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
+    Y = X[:0]  # no float targets: an empty view, nothing allocated
+    kind = LOSS_CROSS_ENTROPY
     if _reads_X_in_place(sizes[1], sizes[0], n):
-        return _cross_entropy_loss_and_grad(
-            params, X.T, y, sizes, act, slope, grad, want_grad, work
-        )
+        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, kind, grad, want_grad, work)
     XT = _transposed_input(X, work)
-    return _cross_entropy_loss_and_grad(params, XT, y, sizes, act, slope, grad, want_grad, work)
+    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, kind, grad, want_grad, work)
 
 
 @njit(cache=True, error_model="numpy")
