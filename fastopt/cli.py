@@ -1,12 +1,124 @@
-"""The ``fastopt`` command line."""
+"""The ``fastopt`` command line.
+
+A user's mistake (a bad flag, an output folder that cannot be written, a configuration or data
+file that cannot be used) ends in exit status 2 and one line on stderr that names the flag, key
+or path, before any work starts; anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A mistake in the command line or in a file it names: one line on stderr, exit 2.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the flag, key or path.
+    prog : str, optional
+        The command to name (``"fastopt compare"``); by default :func:`main` names the one
+        that ran.
+    """
+
+    def __init__(self, message: str, prog: str | None = None):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors raised as :class:`UsageError` (printed by ``main``).
+
+    argparse's own ``error`` prints the whole usage text and raises SystemExit: several lines,
+    and a caller of :func:`main` gets an exception instead of the exit status.
+    """
+
+    def error(self, message: str):
+        message = message.removeprefix("argument ")
+        raise UsageError(f"{message} (see {self.prog} --help)", prog=self.prog)
+
+
+def _integer(minimum: int):
+    """An argparse ``type``: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _learning_rate(text: str) -> float:
+    """An argparse ``type``: a finite float > 0 (``float`` alone takes nan, inf and -1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be finite and > 0, got {text}")
+    return value
+
+
+def _folder_name(text: str) -> str:
+    """An argparse ``type``: a non-empty path (an empty one would silently mean the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a folder name, got {text!r}")
+    return text
+
+
+def _writable_folder(path: str | Path, name: str) -> Path:
+    """Create ``path`` if needed and write a file in it, or raise UsageError naming ``name``.
+
+    Called before any work: a study that cannot be saved must fail in a second, not after it
+    has run. Writing a file is the only honest test (``os.access`` says yes to root on a
+    read-only mount).
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{name} {str(path)!r} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)  # the path is named already
+        raise UsageError(f"{name} {str(path)!r}: cannot write there ({reason})") from None
+    return folder
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+@contextmanager
+def _user_input(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn the exceptions ``kinds`` raised by a library call on user input into UsageError.
+
+    Only around calls whose arguments come straight from the user (a configuration, a path):
+    there fastopt's ``ValueError``/``TypeError`` name the bad argument (its documented
+    contract), and an ``OSError`` names the path. The same exception from anywhere else is a
+    bug and keeps its traceback.
+    """
+    try:
+        yield
+    except kinds as exc:
+        raise UsageError(_reason(exc)) from exc
 
 
 def _worked_example(args: argparse.Namespace) -> int:
@@ -59,34 +171,42 @@ EXPERIMENTS = {
 def _experiment(args: argparse.Namespace) -> int:
     """Run one experiment, write its figures, CSV and report, and print the report."""
     spec = EXPERIMENTS[args.command]
-    module = importlib.import_module(f"fastopt.experiments.{spec.module}")
     kwargs = dict(spec.quick) if args.quick else {}
     name = args.command
     if name == "compare":
         kwargs["problem"] = args.problem
         name = f"compare-{args.problem}"
+    out = _writable_folder(args.out or f"fastopt-out/{name}",
+                           "--out" if args.out else "output folder (set with --out)")  # fmt: skip
+    module = importlib.import_module(f"fastopt.experiments.{spec.module}")
     study = getattr(module, spec.study)(seed=args.seed, **kwargs)
-    paths = module.write(study, args.out or f"fastopt-out/{name}")
+    paths = module.write(study, out)
     print(paths["report"].read_text())
     print(f"wrote {paths['report'].parent}/")
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from fastopt.config import ConfigError, load_config, status
+    """Run (or resume) the grid of a TOML file, or report a store's progress."""
+    from fastopt.config import load_config, status
 
-    try:
-        if args.status is not None:
-            print(status(args.status))
-            return 0
-        if args.config is None:
-            print("fastopt sweep: give CONFIG.toml (or --status DIR)", file=sys.stderr)
-            return 2
+    if args.status is not None:
+        if args.config is not None:
+            raise UsageError("give CONFIG.toml or --status DIR, not both")
+        with _user_input(ValueError, OSError):  # a file, a missing folder, a bad manifest
+            text = status(args.status)
+        print(text)
+        return 0
+    if args.config is None:
+        raise UsageError("give CONFIG.toml (or --status DIR)")
+    with _user_input(ValueError, OSError):  # ConfigError is a ValueError naming the key
         config = load_config(args.config)
+    _writable_folder(config.store, "run.store")
+    # sweep() validates every argument before it trains or allocates anything; its
+    # ValueError/TypeError name the key (lr, steps, ...), and a grid too large for this
+    # machine is a ValueError (the memory check) or, past it, a MemoryError.
+    with _user_input(ValueError, TypeError, MemoryError):
         result = config.run(progress=False if args.quiet else None)
-    except (ConfigError, ValueError, TypeError) as exc:
-        print(f"fastopt sweep: {exc}", file=sys.stderr)
-        return 2
     print(result.table(max_rows=args.top, sort_by="final_loss"))
     resumed = result.info["resumed_chunks"]
     print(f"\n{len(result)} runs in {result.info['seconds']:.1f} s "
@@ -97,8 +217,6 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _checkout():
     """The folder holding the ``fastopt`` package: a source checkout for an editable install."""
-    from pathlib import Path
-
     return Path(__file__).resolve().parent.parent
 
 
@@ -109,13 +227,13 @@ def _bench(args: argparse.Namespace) -> int:
 
     checkout = _checkout()
     if not (checkout / "bench" / "report.py").is_file():
-        print(
-            "fastopt bench: the benchmarks live in the source checkout (bench/ is not "
-            f"installed with the package) and none was found beside {checkout / 'fastopt'}. "
-            "Clone the repository, `pip install -e .` there, then run `fastopt bench`.",
-            file=sys.stderr,
+        raise UsageError(
+            "the benchmarks live in the source checkout (bench/ is not installed with the "
+            f"package) and none was found beside {checkout / 'fastopt'}. Clone the repository, "
+            "`pip install -e .` there, then run `fastopt bench`."
         )
-        return 2
+    if args.out:
+        _writable_folder(args.out, "--out")
     forwarded = (["--quick"] if args.quick else []) + (
         ["--out", os.path.abspath(args.out)] if args.out else []
     )
@@ -126,14 +244,14 @@ def _bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``fastopt``, one sub-command per experiment."""
-    parser = argparse.ArgumentParser(
-        prog="fastopt", description="Fast neural-network optimizers on the CPU."
-    )
+    parser = _Parser(prog="fastopt", description="Fast neural-network optimizers on the CPU.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, spec in EXPERIMENTS.items():
         command = commands.add_parser(name, help=spec.help, description=spec.help + ".")
-        command.add_argument("--out", help=f"output folder (default fastopt-out/{name})")
-        command.add_argument("--seed", type=int, default=0, help="first seed (weights, data)")
+        command.add_argument("--out", type=_folder_name,
+                             help=f"output folder (default fastopt-out/{name})")  # fmt: skip
+        command.add_argument("--seed", type=_integer(0), default=0,
+                             help="first seed (weights, data), >= 0")  # fmt: skip
         command.add_argument("--quick", action="store_true", help="a small size, for tests")
         if name == "compare":
             command.add_argument(
@@ -149,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the assignment's 2-2-2 ReLU network worked through by fastopt.",
     )
     worked.add_argument(
-        "--lr", type=float, default=0.1, help="learning rate of the single step (default 0.1)"
+        "--lr",
+        type=_learning_rate,
+        default=0.1,
+        help="learning rate of the single step, > 0 (default 0.1)",
     )
     worked.set_defaults(run=_worked_example)
     grid = commands.add_parser(
@@ -160,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grid.add_argument("config", nargs="?", help="the grid's TOML file")
     grid.add_argument("--status", metavar="DIR", help="report the progress of a stored grid")
-    grid.add_argument("--top", type=int, default=10, help="rows of the table printed at the end")
+    grid.add_argument(
+        "--top", type=_integer(1), default=10, help="rows of the table printed at the end"
+    )
     grid.add_argument("--quiet", action="store_true", help="no progress bar")
     grid.set_defaults(run=_sweep)
     bench = commands.add_parser(
@@ -176,16 +299,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="grids of fewer steps (about 2 min), written to bench-out/",
     )
-    bench.add_argument("--out", help="folder for BENCHMARKS.md and .png (default: the checkout, "
-                       "bench-out/ with --quick)")  # fmt: skip
+    bench.add_argument(
+        "--out",
+        type=_folder_name,
+        help="folder for BENCHMARKS.md and .png (default: the checkout, bench-out/ with --quick)",
+    )
     bench.set_defaults(run=_bench)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``fastopt`` with ``argv`` (default: the process arguments); return the exit code."""
-    args = build_parser().parse_args(argv)
-    return args.run(args)
+    """Run ``fastopt`` with ``argv`` (default: the process arguments); return the exit code.
+
+    A :class:`UsageError` (a bad flag, path, configuration or data file) is printed as one
+    line, ``fastopt COMMAND: what is wrong``, and returns 2.
+    """
+    parser = build_parser()
+    command = None
+    try:
+        args = parser.parse_args(argv)
+        command = args.command
+        return args.run(args)
+    except UsageError as exc:
+        prog = exc.prog or f"{parser.prog} {command}"
+        # One line even when a library message spans several (numpy's often do).
+        print(f"{prog}: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

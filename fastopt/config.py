@@ -9,7 +9,8 @@ Example::
 
     [data]
     name = "linear"             # a data set of fastopt.data (options in [data.options]),
-    # path = "train.npz"        # or arrays X, Y (and X_val, Y_val) in an .npz file
+    # path = "train.npz"        # or arrays X, Y (and X_val, Y_val) in an .npz file,
+                                # relative to this file; no other array names
 
     [grid]                      # a list is an axis, anything else one value
     optimizer = ["sgd", "momentum", "rmsprop", "adam"]
@@ -23,13 +24,18 @@ Example::
     record_every = 10
     store = "fastopt-out/sweep-demo"   # default: fastopt-out/sweep-<file name>
 
-Every key is checked before any work starts; a mistake names the key.
+Every key is checked before any work starts; a mistake names the key (a damaged or
+unexpected data file names ``data.path``). On Python 3.10 the file is read with ``tomli``, the
+package ``tomllib`` came from.
 """
 
 from __future__ import annotations
 
 import numbers
 import os
+import sys
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,10 +44,10 @@ import numpy as np
 from fastopt.data import DATASETS
 from fastopt.mlp import MLP
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    tomllib = None
+else:  # pragma: no cover - Python 3.10: the same parser, from PyPI (a dependency there)
+    import tomli as tomllib
 
 SECTIONS = {"model", "data", "grid", "run"}
 MODEL_KEYS = {"sizes": "list of int", "activation": "str", "loss": "str"}
@@ -159,12 +165,13 @@ def load_config(path: str | os.PathLike) -> SweepConfig:
         Naming the key: unknown sections or keys, wrong types, missing or unreadable data.
     """
     path = Path(path)
-    if tomllib is None:
-        raise ConfigError("reading TOML needs Python 3.11 or newer")
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        # TOML is UTF-8 by definition: this is a binary file, or another encoding.
+        raise ConfigError(f"{str(path)!r} is not a TOML file (not UTF-8 text)") from None
     try:
         config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -199,6 +206,9 @@ def load_config(path: str | os.PathLike) -> SweepConfig:
         raise ConfigError("run.steps is missing")
     if run.get("dtype", "float32") not in ("float32", "float64"):
         raise ConfigError(f"run.dtype: expected 'float32' or 'float64', got {run['dtype']!r}")
+    if run.get("store") == "":
+        # Path("") is the current folder: chunks would land among the user's own files.
+        raise ConfigError("run.store: expected a folder name, got ''")
     run.setdefault("store", str(Path("fastopt-out") / f"sweep-{path.stem}"))
     return SweepConfig(path, model, X, Y, grid, run, validation)
 
@@ -207,54 +217,94 @@ def _load_data(data: dict, base: Path):
     if ("name" in data) == ("path" in data):
         raise ConfigError("data: give exactly one of data.name or data.path")
     if "name" in data:
-        if data["name"] not in DATASETS:
-            raise ConfigError(f"data.name: unknown data set {data['name']!r}; "
-                              f"known: {sorted(DATASETS)}")  # fmt: skip
-        try:
-            X, Y = DATASETS[data["name"]](**data.get("options", {}))
-        except TypeError as exc:
-            raise ConfigError(f"data.options: {exc}") from None
-        return X, Y, None
+        return (*_named_data(data["name"], data.get("options", {})), None)
     if "options" in data:
         raise ConfigError("data.options: only for a named data set, not for data.path")
     path = Path(data["path"])
-    path = path if path.is_absolute() else base / path
+    return _read_npz(path if path.is_absolute() else base / path)
+
+
+def _named_data(name: str, options: dict):
+    """``DATASETS[name](**options)``, any failure of the options named as data.options."""
+    if name not in DATASETS:
+        raise ConfigError(f"data.name: unknown data set {name!r}; known: {sorted(DATASETS)}")
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            if "X" not in arrays or "Y" not in arrays:
-                raise ConfigError(f"data.path: {str(path)!r} needs arrays named X and Y")
-            X, Y = arrays["X"], arrays["Y"]
-            validation = (arrays["X_val"], arrays["Y_val"]) if "X_val" in arrays else None
-    except (OSError, ValueError) as exc:
+        # Options such as classes = 0 divide by zero inside the generator: an error, not a
+        # warning followed by NaN data that the sweep would reject without naming the option.
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            X, Y = DATASETS[name](**options)
+    except (TypeError, ValueError, ArithmeticError, MemoryError) as exc:
+        raise ConfigError(f"data.options: {name}({_kwargs(options)}) failed: {exc}") from None
+    return X, Y
+
+
+def _kwargs(options: dict) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in options.items())
+
+
+NPZ_ARRAYS = ("X", "Y", "X_val", "Y_val")
+
+
+def _read_npz(path: Path):
+    """``(X, Y, (X_val, Y_val) or None)`` from an .npz file; a bad file names data.path."""
+    where = f"data.path: {str(path)!r}"
+    try:
+        with open(path, "rb") as f:
+            # np.load would take a .npy file (one bare array) or try a pickle; only a zip of
+            # named arrays says which is X and which is Y.
+            if not zipfile.is_zipfile(f):
+                raise ConfigError(f"{where} is not an .npz file (a zip of named arrays; "
+                                  "truncated, or another format)")  # fmt: skip
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as npz:
+                names = set(npz.files)
+                _check_npz_names(where, names)
+                arrays = {name: npz[name] for name in NPZ_ARRAYS if name in names}
+    except OSError as exc:
+        raise ConfigError(f"data.path: cannot read {str(path)!r} ({exc.strerror or exc})") from None
+    except (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"data.path: cannot read {str(path)!r} ({exc})") from None
-    return X, Y, validation
+        raise ConfigError(f"{where} is damaged or holds objects ({exc})") from None
+    validation = (arrays["X_val"], arrays["Y_val"]) if "X_val" in arrays else None
+    return arrays["X"], arrays["Y"], validation
+
+
+def _check_npz_names(where: str, names: set) -> None:
+    missing = [name for name in ("X", "Y") if name not in names]
+    if missing:
+        raise ConfigError(f"{where} has no array {missing[0]} (it holds {sorted(names)})")
+    unknown = sorted(names - set(NPZ_ARRAYS))
+    if unknown:
+        # A misspelt x_val would otherwise be dropped, and the sweep run without validation;
+        # named before the pair check, which it would trip with a less helpful message.
+        raise ConfigError(f"{where}: unknown array {unknown[0]!r}; allowed: {list(NPZ_ARRAYS)}")
+    if ("X_val" in names) != ("Y_val" in names):
+        have, lack = ("X_val", "Y_val") if "X_val" in names else ("Y_val", "X_val")
+        raise ConfigError(f"{where} holds {have} without {lack}: give both or neither")
 
 
 def status(folder: str | os.PathLike) -> str:
-    """A few lines on a store's progress: runs stored, missing, rejected files."""
-    from fastopt.store import load_chunk, read_manifest
+    """A few lines on a store's progress: runs stored and missing, files rejected.
 
-    manifest = read_manifest(folder)
-    n_runs, chunk_size = manifest["n_runs"], manifest["chunk_size"]
-    stored, rejected = 0, []
-    n_chunks = -(-n_runs // chunk_size)
-    for index in range(n_chunks):
-        bounds = (index * chunk_size, min((index + 1) * chunk_size, n_runs))
-        path = Path(folder) / f"chunk-{index:06d}.npz"
-        if not path.exists():
-            continue
-        if load_chunk(path, manifest["fingerprint"], index, bounds) is None:
-            rejected.append(path.name)
-        else:
-            stored += bounds[1] - bounds[0]
+    Raises
+    ------
+    ValueError
+        ``folder`` is no sweep store (a file, missing, or its manifest is damaged).
+    """
+    from fastopt.store import store_status
+
+    info = store_status(folder)
+    n_runs, stored = info["n_runs"], info["stored_runs"]
+    # Rounded down: a store one run short of complete must not read "100%".
+    percent = 100 * stored // n_runs if n_runs else 100
+    state = ("complete" if info["complete"]
+             else "incomplete: run the same sweep again to resume it")  # fmt: skip
     lines = [
-        f"store {str(folder)!r} (fastopt {manifest.get('fastopt', '?')}, "
-        f"grid {manifest['fingerprint'][:12]})",
-        f"  {stored}/{n_runs} runs stored ({100 * stored / n_runs:.0f}%), "
-        f"{n_runs - stored} missing, in chunks of {chunk_size}",
+        f"store {str(info['folder'])!r} (fastopt {info['fastopt']}): {state}",
+        f"  {stored}/{n_runs} runs stored ({percent}%), {info['missing_runs']} missing, "
+        f"in {info['n_chunks']} chunks of {info['chunk_size']}",
     ]
-    if rejected:
-        lines.append(f"  rejected (truncated or foreign): {', '.join(rejected)}")
+    if info["rejected_files"]:
+        lines.append(f"  rejected (truncated or foreign): {', '.join(info['rejected_files'])}")
     return "\n".join(lines)

@@ -60,6 +60,24 @@ def _canonical_shape(name: str, shape: object) -> tuple[int, ...]:
     return tuple(int(d) for d in dims)
 
 
+def _real_array(name: str, value: object) -> np.ndarray:
+    """``value`` as an array of real numbers (integer or float dtype), for :meth:`Layout.pack`.
+
+    Complex values would lose their imaginary part in the copy (NumPy only warns), and bool,
+    object or string arrays are not parameters: refuse them all, naming the tensor.
+    """
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:  # ragged nested lists and the like
+        raise TypeError(f"arrays[{name!r}] is not an array of numbers: {error}") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"arrays[{name!r}] has dtype {array.dtype}; a flat vector holds real numbers "
+            "(float or integer arrays)"
+        )
+    return array
+
+
 class Layout:
     """An ordered set of named tensors packed back to back in one flat 1-D vector.
 
@@ -206,7 +224,8 @@ class Layout:
         Parameters
         ----------
         arrays : mapping of str to array_like
-            One array per tensor of the layout, each of its shape; no other names.
+            One array per tensor of the layout, each of its shape; no other names. Real
+            numbers only: float or integer dtypes.
         dtype : {numpy.float32, numpy.float64}, optional
             dtype of the result. Default: the common float dtype of the arrays (float64 for ints).
 
@@ -214,6 +233,14 @@ class Layout:
         -------
         ndarray of shape (size,)
             A new contiguous vector.
+
+        Raises
+        ------
+        TypeError
+            If an array is complex (NumPy would drop the imaginary part), bool, object,
+            string or datetime, naming the tensor; or ``dtype`` is not float32/float64.
+        ValueError
+            If names are missing or extra, or a shape differs from the layout's.
         """
         if not isinstance(arrays, Mapping):
             kind = type(arrays).__name__
@@ -224,7 +251,7 @@ class Layout:
         missing = [n for n in self.names if n not in arrays]
         if missing:
             raise ValueError(f"arrays lacks tensors of the layout: {missing}")
-        values = {n: np.asarray(arrays[n]) for n in self.names}
+        values = {n: _real_array(n, arrays[n]) for n in self.names}
         if dtype is None:
             dtype = np.result_type(*values.values(), np.float32)
             if dtype not in FLOAT_DTYPES:

@@ -29,6 +29,8 @@ OUTPUT_FOR_LOSS = {"mse": "identity", "cross_entropy": "softmax"}
 INIT_SCHEMES = ("he", "xavier")
 
 _EMPTY_GRAD = {dt: np.empty(0, dtype=dt) for dt in FLOAT_DTYPES}
+_NO_TARGETS = {dt: np.empty((0, 0), dtype=dt) for dt in FLOAT_DTYPES}  # a classifier's Y
+_NO_LABELS = np.empty(0, dtype=np.int64)  # a regression's y
 _SCALAR = {dt: dt.type for dt in FLOAT_DTYPES}
 
 
@@ -118,7 +120,7 @@ class MLP:
         self._sizes = np.array(self.sizes, dtype=np.int64)
         self._act = ACTIVATIONS[activation]
         self._slopes = {dt: dt.type(slope) for dt in FLOAT_DTYPES}
-        self._kernel = _k.mse_loss_and_grad if loss == "mse" else _k.cross_entropy_loss_and_grad
+        self._loss_kind = _k.LOSS_MSE if loss == "mse" else _k.LOSS_CROSS_ENTROPY
 
     def __repr__(self) -> str:
         return (
@@ -190,7 +192,7 @@ class MLP:
         if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
         if Y is not None:
-            Y = self._check_Y(Y, shape[0], dtype)
+            Y = self._targets(Y, shape[0], dtype)
         return params, X, Y
 
     def _explain_bad_X(self, shape: tuple[int, ...]) -> None:
@@ -202,26 +204,80 @@ class MLP:
             )
         raise ValueError("X must hold at least one sample")
 
-    def _check_Y(self, Y: object, n: int, dtype: np.dtype) -> np.ndarray:
+    def _targets(self, Y: object, n: int, dtype: np.dtype, name: str = "Y", x_name: str = "X"):
+        """``(Y, y)`` as the kernels take them, for ``n`` samples of ``dtype``.
+
+        MSE: Y (n, sizes[-1]) of ``dtype`` and y an empty int64 array. Cross-entropy: Y an
+        empty (0, 0) array of ``dtype`` and y the (n,) int64 labels in ``[0, sizes[-1])``.
+        """
         m = self.sizes[-1]
         if self.loss_name == "mse":
             if type(Y) is not np.ndarray or Y.dtype != dtype:
-                Y = _as_float_array(Y, dtype, "Y")
+                Y = _as_float_array(Y, dtype, name)
             if Y.shape != (n, m):
-                hint = " (use Y.reshape(-1, 1) for one output)" if Y.shape == (n,) else ""
-                raise ValueError(f"Y must have shape ({n}, {m}) to match X, got {Y.shape}{hint}")
-            return Y if Y.flags.c_contiguous else np.ascontiguousarray(Y)
+                hint = f" (use {name}.reshape(-1, 1) for one output)" if Y.shape == (n,) else ""
+                raise ValueError(
+                    f"{name} must have shape ({n}, {m}) to match {x_name}, got {Y.shape}{hint}"
+                )
+            return (Y if Y.flags.c_contiguous else np.ascontiguousarray(Y)), _NO_LABELS
         Y = np.asarray(Y)
         if Y.dtype.kind not in "iu":
             raise TypeError(
-                f"Y must hold integer class labels for loss='cross_entropy', got dtype {Y.dtype}"
+                f"{name} must hold integer class labels for loss='cross_entropy', "
+                f"got dtype {Y.dtype}"
             )
         if Y.shape != (n,):
-            raise ValueError(f"Y must have shape ({n},) to match X, got {Y.shape}")
+            raise ValueError(f"{name} must have shape ({n},) to match {x_name}, got {Y.shape}")
         low, high = Y.min(), Y.max()
         if low < 0 or high >= m:
-            raise ValueError(f"Y holds class labels outside [0, {m}): min {low}, max {high}")
-        return np.ascontiguousarray(Y, dtype=np.int64)
+            raise ValueError(f"{name} holds class labels outside [0, {m}): min {low}, max {high}")
+        return _NO_TARGETS[dtype], np.ascontiguousarray(Y, dtype=np.int64)
+
+    def training_data(self, X: object, Y: object, dtype: object, names=("X", "Y")):
+        """Validate a whole data set once, for many passes (as :func:`fastopt.sweep` does).
+
+        Stricter than the per-call checks of :meth:`loss_and_grad`: the values must be finite.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, sizes[0])
+            Inputs, n >= 1; numbers, cast to ``dtype``.
+        Y : array_like
+            Targets as for :meth:`loss_and_grad`.
+        dtype : {numpy.float32, numpy.float64}
+            dtype of the computation.
+        names : (str, str)
+            Argument names for the error messages.
+
+        Returns
+        -------
+        X : ndarray of shape (n, sizes[0]), C-contiguous, ``dtype``
+        Y : ndarray of shape (n, sizes[-1]) for MSE, else empty, ``dtype``
+        y : ndarray of shape (n,) int64 labels for cross-entropy, else empty
+        """
+        name_x, name_y = names
+        dtype = np.dtype(dtype)
+        X = np.asarray(X)
+        if X.dtype.kind not in "iuf":
+            raise TypeError(f"{name_x} must hold real numbers, got dtype {X.dtype}")
+        if X.ndim != 2 or X.shape[1] != self.sizes[0] or X.shape[0] < 1:
+            raise ValueError(
+                f"{name_x} must have shape (n_samples >= 1, {self.sizes[0]}), got {X.shape}"
+            )
+        X = np.ascontiguousarray(X, dtype=dtype)
+        if not np.isfinite(X).all():
+            raise ValueError(f"{name_x} holds NaN or inf")
+        Y = np.asarray(Y)
+        if self.loss_name == "mse" and Y.dtype.kind in "iuf":
+            Y = Y.astype(dtype, copy=False)  # float64 targets for a float32 sweep are fine here
+        Y, y = self._targets(Y, X.shape[0], dtype, name_y, name_x)
+        if not np.isfinite(Y).all():
+            raise ValueError(f"{name_y} holds NaN or inf")
+        return X, Y, y
+
+    def kernel_arguments(self, dtype: object) -> tuple[np.ndarray, int, np.floating]:
+        """``(sizes, activation code, negative slope)`` as the kernels take them."""
+        return self._sizes, self._act, self._slopes[np.dtype(dtype)]
 
     def _check_out(self, out: object, params: np.ndarray) -> np.ndarray:
         if not (type(out) is np.ndarray and out.ndim == 1 and out.shape[0] == self.layout.size):
@@ -270,11 +326,10 @@ class MLP:
 
     def loss(self, params: np.ndarray, X: object, Y: object) -> np.floating:
         """The loss (see the class docstring for its convention), a scalar of params' dtype."""
-        params, X, Y = self._prepare(params, X, Y)
+        params, X, (Y, y) = self._prepare(params, X, Y)
         dt = params.dtype
-        value = self._kernel(
-            params, X, Y, self._sizes, self._act, self._slopes[dt], _EMPTY_GRAD[dt], False
-        )
+        value = _k.loss_and_grad(params, X, Y, y, self._sizes, self._act, self._slopes[dt],
+                                 self._loss_kind, _EMPTY_GRAD[dt], False)  # fmt: skip
         return _SCALAR[dt](value)
 
     def loss_and_grad(
@@ -300,10 +355,11 @@ class MLP:
         grad : ndarray of shape (layout.size,)
             ``out`` if given, else a new array; same layout as ``params``.
         """
-        params, X, Y = self._prepare(params, X, Y)
+        params, X, (Y, y) = self._prepare(params, X, Y)
         dt = params.dtype
         grad = np.empty_like(params) if out is None else self._check_out(out, params)
-        value = self._kernel(params, X, Y, self._sizes, self._act, self._slopes[dt], grad, True)
+        value = _k.loss_and_grad(params, X, Y, y, self._sizes, self._act, self._slopes[dt],
+                                 self._loss_kind, grad, True)  # fmt: skip
         return _SCALAR[dt](value), grad
 
 
@@ -314,7 +370,9 @@ def _as_float_array(value: object, dtype: np.dtype, argname: str) -> np.ndarray:
         return arr
     if arr.dtype.kind in "iub":
         return arr.astype(dtype)
-    if arr.dtype.kind in "fc":
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{argname} holds complex numbers; it must hold real ones")
+    if arr.dtype.kind == "f":
         raise TypeError(
             f"{argname} has dtype {arr.dtype} but params has {dtype}; mixing float32 and float64 "
             f"is not allowed (cast with {argname}.astype(np.{dtype}))"

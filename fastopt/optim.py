@@ -25,15 +25,19 @@ For plain SGD (no momentum) both modes give the same step.
 from __future__ import annotations
 
 import json
-import numbers
 import os
+import struct
 import weakref
+import zipfile
+import zlib
+from typing import NamedTuple
 
 import numpy as np
 
 from fastopt._kernels import fused as _k
-from fastopt.layout import Layout
-from fastopt.schedules import Schedule, check_positive
+from fastopt._validate import check_bool, check_fraction, check_int, check_positive
+from fastopt.layout import FLOAT_DTYPES, Layout
+from fastopt.schedules import MAX_STEP, Schedule
 
 GC_MODES = {None: _k.GC_NONE, "grad": _k.GC_GRAD, "update": _k.GC_UPDATE}
 """Accepted ``gc`` values and the kernels' codes."""
@@ -50,22 +54,24 @@ STATE_FORMAT = "fastopt-optimizer-state"
 STATE_VERSION = 1
 
 
-def _check_nonnegative(name: str, value: object) -> float:
-    return check_positive(name, value, allow_zero=True)
+def chunk_table(layout: Layout, centralize: bool) -> np.ndarray:
+    """The kernels' work units for a layout: how a step is cut among threads.
 
+    Parameters
+    ----------
+    layout : Layout
+        The flat vector's layout.
+    centralize : bool
+        With gradient centralization, a chunk holds whole GC rows of one tensor (a row mean
+        needs the whole row); without, chunks are ``CHUNK`` entries cut anywhere.
 
-def _check_fraction(name: str, value: object) -> float:
-    """A float in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
-    return value
-
-
-def _chunk_table(layout: Layout, centralize: bool) -> np.ndarray:
-    """Rows ``(start, stop, gc_row_length)`` tiling ``[0, layout.size)``; see ``_kernels.fused``."""
+    Returns
+    -------
+    ndarray of shape (n_chunks, 3), int64
+        Rows ``(start, stop, gc_row_length)`` tiling ``[0, layout.size)`` in order, without
+        gaps or overlaps; ``gc_row_length`` is 0 where nothing is centralized (see
+        ``fastopt._kernels.fused``).
+    """
     rows = []
 
     def blocks(start: int, stop: int) -> None:
@@ -122,7 +128,8 @@ class OptimizerState:
         self.buffers = buffers
         self.step = step
         self._bind(params)
-        self._chunks = {False: _chunk_table(layout, False)}
+        self._checked_buffers: np.ndarray | None = None  # buffers known not to overlap params
+        self._chunks = {False: chunk_table(layout, False)}
         self._coefficients = np.empty(_k.N_COEFFICIENTS, dtype=buffers.dtype)
 
     @property
@@ -146,7 +153,7 @@ class OptimizerState:
     def chunks(self, centralize: bool) -> np.ndarray:
         """The kernels' chunk table for this layout, with or without GC rows (cached)."""
         if centralize not in self._chunks:
-            self._chunks[centralize] = _chunk_table(self.layout, centralize)
+            self._chunks[centralize] = chunk_table(self.layout, centralize)
         return self._chunks[centralize]
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -169,7 +176,16 @@ class OptimizerState:
         )
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the state to an ``.npz`` file; :meth:`Optimizer.load_state` reads it exactly."""
+        """Write the state to an ``.npz`` file; :meth:`Optimizer.load_state` reads it exactly.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced atomically if it exists). The archive holds two arrays
+            and no pickle: ``buffers`` and ``meta``, a JSON string (optimizer name, buffer
+            names, layout, dtype, step).
+        """
+        path = _check_path(path)
         meta = {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
@@ -177,10 +193,18 @@ class OptimizerState:
             "buffer_names": list(self.buffer_names),
             "layout": [[spec.name, list(spec.shape)] for spec in self.layout],
             "dtype": self.dtype.name,
-            "step": self.step,
+            "step": check_int("state.step", self.step, 0, MAX_STEP - 1),
         }
-        with open(path, "wb") as f:
-            np.savez(f, buffers=self.buffers, meta=np.array(json.dumps(meta)))
+        # Written whole, then renamed into place: a killed process never leaves half a state
+        # where the previous one was.
+        tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, buffers=self.buffers, meta=np.array(json.dumps(meta)))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
 
 class Optimizer:
@@ -197,8 +221,10 @@ class Optimizer:
             self.lr: float | Schedule = lr
         else:
             self.lr = check_positive("lr", lr)
-        self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
-        if gc not in GC_MODES:
+        self.weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
+        # Test the type first: an unhashable gc (a list) would fail the lookup with a
+        # message that does not name it, and True == 1 must not pass for a mode.
+        if not (gc is None or isinstance(gc, str)) or gc not in GC_MODES:
             raise ValueError(f"gc must be None, 'grad' or 'update', got {gc!r}")
         self.gc = gc
 
@@ -212,8 +238,9 @@ class Optimizer:
         """The hyperparameters as the kernels read them: float64 of shape (N_HYPER,)."""
         raise NotImplementedError
 
-    def _initial_buffers(self, buffers: np.ndarray) -> None:
-        """Set initial buffer values (zeros already)."""
+    def _initial_values(self) -> tuple[float, ...]:
+        """The value each buffer starts at, in :attr:`buffer_names` order (zeros here)."""
+        return (0.0,) * len(self.buffer_names)
 
     def hyperparameters(self) -> dict[str, object]:
         """The constructor's arguments, e.g. for a results table."""
@@ -225,8 +252,39 @@ class Optimizer:
 
     # --- public API ---------------------------------------------------------------------
     def lr_at(self, t: int) -> float:
-        """Learning rate of 0-based step ``t``."""
-        return self.lr(t) if isinstance(self.lr, Schedule) else self.lr
+        """Learning rate of 0-based step ``t`` (an int >= 0)."""
+        if isinstance(self.lr, Schedule):
+            return self.lr(t)  # checks t
+        check_int("t", t, 0, MAX_STEP)
+        return self.lr
+
+    def fill_initial_buffers(self, buffers: np.ndarray) -> None:
+        """Write each state buffer's starting value, in place.
+
+        What :meth:`init` does to a new state, for callers that keep buffers of their own
+        (``fastopt.sweep`` keeps one state block per run of a grid).
+
+        Parameters
+        ----------
+        buffers : ndarray of shape (n_rows, n)
+            Float32 or float64, writeable; ``n_rows >= len(buffer_names)``. Row ``i`` is set
+            to the start of buffer ``buffer_names[i]`` (zero, or Adagrad's
+            ``initial_accumulator_value``); rows past ``len(buffer_names)`` are left as they
+            are (a grid's state block is as tall as its tallest optimizer's).
+        """
+        n_buffers = len(self.buffer_names)
+        if not isinstance(buffers, np.ndarray):
+            raise TypeError(f"buffers must be a NumPy array, got {type(buffers).__name__}")
+        if buffers.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"buffers must have dtype float32 or float64, got {buffers.dtype}")
+        if buffers.ndim != 2 or buffers.shape[0] < n_buffers:
+            raise ValueError(
+                f"buffers must have shape (n_rows >= {n_buffers}, n), got {buffers.shape}"
+            )
+        if not buffers.flags.writeable:
+            raise ValueError("buffers is read-only: it is filled in place")
+        for row, value in zip(buffers, self._initial_values(), strict=False):
+            row[...] = value
 
     def init(self, params: np.ndarray, layout: Layout) -> OptimizerState:
         """Allocate this optimizer's state for ``params``.
@@ -246,8 +304,8 @@ class Optimizer:
         if not isinstance(layout, Layout):
             raise TypeError(f"layout must be a fastopt.Layout, got {type(layout).__name__}")
         params = _check_params(params, layout)
-        buffers = np.zeros((len(self.buffer_names), layout.size), dtype=params.dtype)
-        self._initial_buffers(buffers)
+        buffers = np.empty((len(self.buffer_names), layout.size), dtype=params.dtype)
+        self.fill_initial_buffers(buffers)
         return OptimizerState(self.name, layout, self.buffer_names, buffers, 0, params)
 
     def step(
@@ -265,13 +323,22 @@ class Optimizer:
         params : ndarray of shape (layout.size,)
             The parameters ``state`` was made for; C-contiguous and writeable.
         grads : ndarray of shape (layout.size,)
-            Their gradient, same dtype; not modified.
+            Their gradient, same dtype; not modified. Its memory must not overlap that of
+            ``params`` or of the state buffers (the step writes those while reading it).
         state : OptimizerState
             This optimizer's state for ``params``; its step count advances by one.
         check_finite : bool
             If true, first check ``grads`` and raise ``FloatingPointError`` naming the first
             tensor that holds NaN or inf, leaving ``params`` and ``state`` untouched.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On a bad argument (dtype, length, layout, read-only or non-contiguous params,
+            overlapping arrays, a state made for other params or another optimizer), before
+            anything is written.
         """
+        check_finite = check_bool("check_finite", check_finite)
         layout = self._check_state(state)
         params = _check_params(params, layout)
         if not state._belongs_to(params):
@@ -281,7 +348,14 @@ class Optimizer:
             )
         if params.dtype != state.dtype:
             raise TypeError(f"params has dtype {params.dtype} but state has {state.dtype}")
-        grads = _check_grads(grads, params, layout)
+        grads = _check_grads(grads, params, state.buffers, layout)
+        if state._checked_buffers is not state.buffers:
+            # Once per buffers object: params' memory is fixed by _belongs_to above.
+            if _overlap(params, state.buffers):
+                raise ValueError(
+                    "params shares memory with the state buffers; give each its own array"
+                )
+            state._checked_buffers = state.buffers
         if check_finite:
             bad = _k.first_nonfinite(grads)
             if bad >= 0:
@@ -304,55 +378,70 @@ class Optimizer:
     ) -> OptimizerState:
         """Read a state written by :meth:`OptimizerState.save`, for ``params`` and ``layout``.
 
+        The file is checked against the format before use and nothing in it is unpickled:
+        its members, the meta's keys and types, the step (an int >= 0), the layout entries,
+        and the buffers' header (shape and dtype) before their data is read.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The ``.npz`` file.
+        params : ndarray of shape (layout.size,)
+            The parameters the state will update (it is bound to them, as by :meth:`init`).
+        layout : Layout
+            Their layout; it must be the one the state was saved for.
+
+        Returns
+        -------
+        OptimizerState
+            New buffers (C-contiguous, writeable) and the saved step count.
+
         Raises
         ------
+        FileNotFoundError
+            If ``path`` does not exist.
         ValueError
-            If the file is not a fastopt optimizer state, or was saved by another optimizer,
-            for another layout, or with other buffers (e.g. momentum on vs off).
+            ``'<path>' is not a valid fastopt optimizer state: <why>`` if the file is not one
+            (a folder, empty, truncated, random bytes, a plain ``.npy``, missing or malformed
+            meta, a forged step, buffers of the wrong shape...); or, for a valid state, if it
+            was saved by another optimizer, for another layout, or with other buffers (e.g.
+            momentum on vs off).
         TypeError
-            If its dtype is not that of ``params``.
+            If ``layout`` is not a Layout or ``path`` not a path, or the state's dtype is not
+            that of ``params``.
         """
+        if not isinstance(layout, Layout):
+            raise TypeError(f"layout must be a fastopt.Layout, got {type(layout).__name__}")
         params = _check_params(params, layout)
-        not_a_state = f"{path} is not a fastopt optimizer state"
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(f"{not_a_state} (not an .npz archive)")
-        with loaded as data:
-            if "meta" not in data or "buffers" not in data:
-                raise ValueError(f"{not_a_state} (no meta/buffers)")
-            try:
-                meta = json.loads(str(data["meta"]))
-            except json.JSONDecodeError:
-                raise ValueError(f"{not_a_state} (unreadable meta)") from None
-            buffers = data["buffers"]
-        if not isinstance(meta, dict):
-            raise ValueError(f"{not_a_state} (unreadable meta)")
-        if meta.get("format") != STATE_FORMAT or meta.get("version") != STATE_VERSION:
-            raise ValueError(f"{path} is not a fastopt optimizer state of version {STATE_VERSION}")
-        if meta["optimizer"] != self.name:
-            raise ValueError(
-                f"{path} holds a {meta['optimizer']!r} state; this optimizer is {self.name!r}"
-            )
-        saved_layout = Layout([(name, tuple(shape)) for name, shape in meta["layout"]])
-        if saved_layout != layout:
-            raise ValueError(f"{path} was saved for {saved_layout!r}, not for {layout!r}")
-        if meta["dtype"] != params.dtype.name or buffers.dtype != params.dtype:
-            raise TypeError(f"{path} holds {meta['dtype']} buffers but params has {params.dtype}")
-        if tuple(meta["buffer_names"]) != self.buffer_names:
-            raise ValueError(
-                f"{path} holds buffers {meta['buffer_names']} but {self!r} needs "
-                f"{list(self.buffer_names)}"
-            )
-        if buffers.shape != (len(self.buffer_names), layout.size):
-            raise ValueError(f"{path} holds buffers of shape {buffers.shape}, which is corrupt")
-        buffers = np.ascontiguousarray(buffers)
-        return OptimizerState(self.name, layout, self.buffer_names, buffers, meta["step"], params)
+        with _StateFile(_check_path(path)) as file:
+            saved = file.meta
+            where = f"'{file.path}'"
+            if saved.optimizer != self.name:
+                raise ValueError(
+                    f"{where} holds a {saved.optimizer!r} state; this optimizer is {self.name!r}"
+                )
+            if saved.layout != layout:
+                raise ValueError(f"{where} was saved for {saved.layout!r}, not for {layout!r}")
+            if saved.dtype != params.dtype:
+                raise TypeError(
+                    f"{where} holds {saved.dtype} buffers but params has {params.dtype}"
+                )
+            if saved.buffer_names != self.buffer_names:
+                raise ValueError(
+                    f"{where} holds buffers {list(saved.buffer_names)} but {self!r} needs "
+                    f"{list(self.buffer_names)}"
+                )
+            buffers = file.buffers((len(self.buffer_names), layout.size), params.dtype)
+        return OptimizerState(self.name, layout, self.buffer_names, buffers, saved.step, params)
 
     def _check_state(self, state: object) -> Layout:
         if not isinstance(state, OptimizerState):
             raise TypeError(f"state must come from init(), got {type(state).__name__}")
         if state.optimizer != self.name:
             raise ValueError(f"state belongs to a {state.optimizer!r} optimizer, not {self.name!r}")
+        # A step count set by hand must still be one the kernels can use (-1 would make the
+        # bias corrections of Adam divide by zero on the next step).
+        state.step = check_int("state.step", state.step, 0, MAX_STEP - 1)
         if state.buffer_names != self.buffer_names:
             raise ValueError(
                 f"state holds buffers {list(state.buffer_names)} but {self!r} needs "
@@ -390,13 +479,245 @@ def _check_params(params: object, layout: Layout) -> np.ndarray:
     return params
 
 
-def _check_grads(grads: object, params: np.ndarray, layout: Layout) -> np.ndarray:
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    # The bounds test is nearly free and almost always says no; only then solve exactly.
+    return np.may_share_memory(a, b) and np.shares_memory(a, b)
+
+
+def _check_grads(
+    grads: object, params: np.ndarray, buffers: np.ndarray, layout: Layout
+) -> np.ndarray:
+    """``grads`` checked against ``params`` and the state buffers, made C-contiguous.
+
+    The fused pass writes ``params`` and the buffers while it reads ``grads`` (and, with GC,
+    reads a row twice), so any shared memory (``params[:]``, ``params[::1]``, a reshaped view,
+    an overlapping slice of one bigger buffer) gives other numbers than a copy: refused
+    here, before the copy of a strided ``grads`` would hide it.
+    """
     grads = layout.check_flat(grads, "grads")
     if grads.dtype != params.dtype:
         raise TypeError(f"grads has dtype {grads.dtype} but params has {params.dtype}")
-    if grads is params:
-        raise ValueError("grads is params; pass the gradient in its own array")
+    if _overlap(grads, params):
+        raise ValueError(
+            "grads and params share memory (grads is params, or a view or slice overlapping "
+            "it): the step writes params while it reads grads; pass the gradient in its own array"
+        )
+    if _overlap(grads, buffers):
+        raise ValueError("grads shares memory with the state buffers; give it its own array")
     return grads if grads.flags.c_contiguous else np.ascontiguousarray(grads)
+
+
+def _check_path(path: object) -> str:
+    # An int would be taken by open() as a file descriptor: refuse anything but a path.
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    path = os.fspath(path)
+    return path if isinstance(path, str) else os.fsdecode(path)
+
+
+class _Invalid(Exception):
+    """Why a state file is not one; :class:`_StateFile` turns it into the ValueError."""
+
+
+class _SavedState(NamedTuple):
+    """The meta of a state file, checked."""
+
+    optimizer: str
+    buffer_names: tuple[str, ...]
+    layout: Layout
+    dtype: np.dtype
+    step: int
+
+
+_STATE_KEYS = ("format", "version", "optimizer", "buffer_names", "layout", "dtype", "step")
+_STATE_MEMBERS = ["buffers.npy", "meta.npy"]
+_MAX_META_BYTES = 64 << 20
+"""Largest meta string read (its JSON grows with the layout: ~120 bytes a tensor)."""
+_READ_BLOCK = 1 << 22
+
+# What reading a damaged or forged zip archive can raise, from zipfile, zlib or the .npy
+# header parser (a truncated file gives BadZipFile or EOFError, a bad header ValueError).
+_ARCHIVE_ERRORS = (
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    OSError,
+    OverflowError,
+    RuntimeError,
+    ValueError,
+    struct.error,
+    zipfile.BadZipFile,
+    zlib.error,
+)
+
+
+class _StateFile:
+    """A state file opened for reading: archive, members and meta checked on opening.
+
+    Use as a context manager; every way the file can fail to be a state becomes one
+    ``ValueError("'<path>' is not a valid fastopt optimizer state: <why>")``.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        if os.path.isdir(path):
+            raise self._invalid("it is a folder, not a file")
+        self._file = open(path, "rb")  # closed by close(); a missing file: FileNotFoundError
+        self._archive: zipfile.ZipFile | None = None
+        try:
+            self._archive = self._guard(self._open_archive)
+            self.meta = self._guard(self._read_meta)
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> _StateFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the archive and the file."""
+        if self._archive is not None:
+            self._archive.close()
+        self._file.close()
+
+    def _invalid(self, why: str) -> ValueError:
+        return ValueError(f"'{self.path}' is not a valid fastopt optimizer state: {why}")
+
+    def _guard(self, read, *args):
+        try:
+            return read(*args)
+        except _Invalid as error:
+            raise self._invalid(str(error)) from None
+        except _ARCHIVE_ERRORS as error:
+            why = f"the archive is damaged or truncated ({type(error).__name__}: {error})"
+            raise self._invalid(why) from None
+
+    def _open_archive(self) -> zipfile.ZipFile:
+        head = self._file.read(6)
+        if not head:
+            raise _Invalid("the file is empty")
+        if head.startswith(b"\x93NUMPY"):
+            raise _Invalid("it is a single .npy array, not an .npz archive")
+        if not head.startswith(b"PK"):
+            raise _Invalid("it is not an .npz (zip) archive")
+        self._file.seek(0)
+        archive = zipfile.ZipFile(self._file)
+        names = sorted(archive.namelist())
+        if names != _STATE_MEMBERS:
+            archive.close()
+            raise _Invalid(f"the archive holds {names}, not the arrays 'buffers' and 'meta'")
+        return archive
+
+    def _read_meta(self) -> _SavedState:
+        array = _read_npy(self._archive, "meta.npy", _check_meta_header)
+        try:
+            meta = json.loads(str(array[()]))
+        except (ValueError, RecursionError):
+            raise _Invalid("meta is not JSON") from None
+        return _check_meta(meta)
+
+    def buffers(self, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+        """The buffers, a new C-contiguous writeable array of ``shape`` and ``dtype``.
+
+        The header is checked before any data is read, so a forged header cannot make
+        this allocate more than the caller's layout needs.
+        """
+
+        def check(header_shape, header_dtype):
+            if header_shape != shape or header_dtype != dtype:
+                raise _Invalid(
+                    f"buffers have shape {header_shape} and dtype {header_dtype}; its meta "
+                    f"says {shape} and {dtype}"
+                )
+
+        return self._guard(_read_npy, self._archive, "buffers.npy", check)
+
+
+def _check_meta_header(shape: tuple[int, ...], dtype: np.dtype) -> None:
+    if shape != () or dtype.kind != "U":
+        raise _Invalid(f"meta must be one string, got an array of shape {shape}, dtype {dtype}")
+    if dtype.itemsize > _MAX_META_BYTES:
+        raise _Invalid(f"meta is {dtype.itemsize} bytes long, more than a state's meta can be")
+
+
+def _read_npy(archive: zipfile.ZipFile, member: str, check) -> np.ndarray:
+    """One ``.npy`` member of ``archive``, read without unpickling anything.
+
+    ``check(shape, dtype)`` sees the header first (and raises :class:`_Invalid` to refuse
+    it); only then is the data read, into an array of the checked shape.
+    """
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise _Invalid(f"{member} is a .npy file of version {version}, not 1.0 or 2.0")
+        if dtype.hasobject:
+            raise _Invalid(f"{member} holds Python objects (a pickle), which are never loaded")
+        check(shape, dtype)
+        # Fortran order: the bytes are those of the transposed array.
+        out = np.empty(shape[::-1] if fortran_order else shape, dtype=dtype)
+        view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
+        done = 0
+        while done < len(view):  # block by block: no second copy of the data in memory
+            n = f.readinto(view[done : done + _READ_BLOCK])
+            if not n:
+                raise _Invalid(f"{member} is truncated ({done} of {len(view)} bytes)")
+            done += n
+        if f.read(1):  # reading to the end also makes zipfile check the CRC
+            raise _Invalid(f"{member} holds more bytes than its header says")
+    return np.ascontiguousarray(out.T) if fortran_order else out
+
+
+def _check_meta(meta: object) -> _SavedState:
+    """The checked fields of a state file's meta, or :class:`_Invalid` saying what is wrong."""
+    if not isinstance(meta, dict):
+        raise _Invalid(f"meta is a JSON {type(meta).__name__}, not an object")
+    missing = [key for key in _STATE_KEYS if key not in meta]
+    if missing:
+        raise _Invalid(f"meta lacks {missing}")
+    unknown = sorted(set(meta) - set(_STATE_KEYS))
+    if unknown:
+        raise _Invalid(f"meta has unknown keys {unknown}")
+    if meta["format"] != STATE_FORMAT:
+        raise _Invalid(f"its format is {meta['format']!r}, not {STATE_FORMAT!r}")
+    version = meta["version"]
+    if type(version) is not int or version != STATE_VERSION:  # not True, not 1.0
+        raise _Invalid(f"it is of version {version!r}; this fastopt reads version {STATE_VERSION}")
+    optimizer = meta["optimizer"]
+    if not isinstance(optimizer, str):
+        raise _Invalid(f"its optimizer name is {optimizer!r}, not a string")
+    names = meta["buffer_names"]
+    if not (
+        isinstance(names, list)
+        and all(isinstance(n, str) for n in names)
+        and len(set(names)) == len(names)
+    ):
+        raise _Invalid(f"buffer_names must be a list of distinct strings, got {names!r}")
+    entries = meta["layout"]
+    if not (
+        isinstance(entries, list)
+        and all(isinstance(e, list) and len(e) == 2 and isinstance(e[1], list) for e in entries)
+    ):
+        raise _Invalid(f"layout must be a list of [name, shape] pairs, got {entries!r}")
+    try:
+        layout = Layout([(name, tuple(shape)) for name, shape in entries])
+    except (TypeError, ValueError) as error:
+        raise _Invalid(f"its layout is invalid: {error}") from None
+    dtype = meta["dtype"]
+    if dtype not in ("float32", "float64"):
+        raise _Invalid(f"its dtype is {dtype!r}, not 'float32' or 'float64'")
+    try:
+        # MAX_STEP - 1: the next step's count, t + 1, must fit the kernels' int64 too.
+        step = check_int("step", meta["step"], 0, MAX_STEP - 1)
+    except (TypeError, ValueError) as error:
+        raise _Invalid(str(error)) from None
+    return _SavedState(optimizer, tuple(names), layout, np.dtype(dtype), step)
 
 
 class SGD(Optimizer):
@@ -436,11 +757,9 @@ class SGD(Optimizer):
         gc: str | None = None,
     ):
         super().__init__(lr=lr, weight_decay=weight_decay, gc=gc)
-        self.momentum = _check_nonnegative("momentum", momentum)
-        self.dampening = _check_nonnegative("dampening", dampening)
-        if self.dampening > 1:
-            raise ValueError(f"dampening must lie in [0, 1], got {dampening!r}")
-        self.nesterov = bool(nesterov)
+        self.momentum = check_positive("momentum", momentum, allow_zero=True)
+        self.dampening = check_fraction("dampening", dampening, allow_one=True)
+        self.nesterov = check_bool("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError("nesterov needs momentum > 0 and dampening == 0")
 
@@ -466,7 +785,14 @@ class SGD(Optimizer):
 
 
 class Momentum(SGD):
-    """SGD with momentum 0.9 by default: ``Momentum(lr=0.01)`` reads better than ``SGD(...)``."""
+    """SGD with momentum 0.9 by default: ``Momentum(lr=0.01)`` reads better than ``SGD(...)``.
+
+    The same update as :class:`SGD` with these hyperparameters, under its own name
+    ``"momentum"``: a state it makes (or saves) belongs to a ``Momentum`` and is refused by an
+    ``SGD``, and the other way round.
+    """
+
+    name = "momentum"
 
     def __init__(
         self,
@@ -513,10 +839,10 @@ class RMSprop(Optimizer):
         gc: str | None = None,
     ):
         super().__init__(lr=lr, weight_decay=weight_decay, gc=gc)
-        self.alpha = _check_fraction("alpha", alpha)
-        self.eps = _check_nonnegative("eps", eps)
-        self.momentum = _check_nonnegative("momentum", momentum)
-        self.centered = bool(centered)
+        self.alpha = check_fraction("alpha", alpha)
+        self.eps = check_positive("eps", eps, allow_zero=True)
+        self.momentum = check_positive("momentum", momentum, allow_zero=True)
+        self.centered = check_bool("centered", centered)
 
     @property
     def buffer_names(self) -> tuple[str, ...]:
@@ -571,9 +897,9 @@ class Adam(Optimizer):
         super().__init__(lr=lr, weight_decay=weight_decay, gc=gc)
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = (_check_fraction("betas[0]", betas[0]), _check_fraction("betas[1]", betas[1]))
-        self.eps = _check_nonnegative("eps", eps)
-        self.amsgrad = bool(amsgrad)
+        self.betas = (check_fraction("betas[0]", betas[0]), check_fraction("betas[1]", betas[1]))
+        self.eps = check_positive("eps", eps, allow_zero=True)
+        self.amsgrad = check_bool("amsgrad", amsgrad)
 
     @property
     def buffer_names(self) -> tuple[str, ...]:
@@ -645,19 +971,19 @@ class Adagrad(Optimizer):
         gc: str | None = None,
     ):
         super().__init__(lr=lr, weight_decay=weight_decay, gc=gc)
-        self.lr_decay = _check_nonnegative("lr_decay", lr_decay)
-        self.initial_accumulator_value = _check_nonnegative(
-            "initial_accumulator_value", initial_accumulator_value
+        self.lr_decay = check_positive("lr_decay", lr_decay, allow_zero=True)
+        self.initial_accumulator_value = check_positive(
+            "initial_accumulator_value", initial_accumulator_value, allow_zero=True
         )
-        self.eps = _check_nonnegative("eps", eps)
+        self.eps = check_positive("eps", eps, allow_zero=True)
 
     @property
     def buffer_names(self) -> tuple[str, ...]:
         """``("sum",)``."""
         return ("sum",)
 
-    def _initial_buffers(self, buffers: np.ndarray) -> None:
-        buffers[0] = self.initial_accumulator_value
+    def _initial_values(self) -> tuple[float, ...]:
+        return (self.initial_accumulator_value,)
 
     def hyperparameters(self) -> dict[str, object]:
         """The constructor's arguments."""
@@ -708,7 +1034,7 @@ OPTIMIZERS = {
     "adamw": AdamW,
     "adagrad": Adagrad,
 }
-"""Optimizer classes by name."""
+"""Optimizer classes by their ``name`` (the name their states are saved under)."""
 
 __all__ = [
     "GC_MODES",
@@ -722,4 +1048,5 @@ __all__ = [
     "OptimizerState",
     "RMSprop",
     "centralize",
+    "chunk_table",
 ]

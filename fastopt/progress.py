@@ -1,4 +1,4 @@
-"""A one-line text progress bar for long sweeps (no tqdm dependency).
+"""The progress bar of long sweeps, drawn by tqdm (a text line, or a widget in a notebook).
 
 Examples
 --------
@@ -6,7 +6,7 @@ Examples
 >>> out = io.StringIO()
 >>> with Progress(total_runs=4, total_steps=400, enabled=True, stream=out) as bar:
 ...     bar.update(runs_done=4, steps_done=400)
->>> "sweep: 100% |####################|  4/4 runs" in out.getvalue()
+>>> "sweep: 100%" in out.getvalue() and "4/4 runs" in out.getvalue()
 True
 """
 
@@ -15,83 +15,55 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
-from collections.abc import Callable
 from types import TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
-__all__ = ["Progress", "format_duration", "format_rate"]
+__all__ = ["Progress"]
 
-_UNITS = ("", "k", "M", "G", "T", "P")
-
-
-def format_rate(value: float) -> str:
-    """A count or rate in human units: ``1234 -> "1.2k"``, ``2.5e6 -> "2.5M"``.
-
-    Parameters
-    ----------
-    value : float
-        The number. Below 1000 it is written with three significant digits (``"999"``,
-        ``"12.3"``); above, with one decimal and a k, M, G, T or P suffix.
-
-    Returns
-    -------
-    str
-        ``"?"`` for NaN, ``"inf"`` for infinity.
-    """
-    value = float(value)
-    if math.isnan(value):
-        return "?"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if round(value, 1) < 1000:
-        return f"{sign}{value:.3g}"
-    for power, unit in enumerate(_UNITS):
-        scaled = value / 1000.0**power
-        if round(scaled, 1) < 1000 or power == len(_UNITS) - 1:
-            return f"{sign}{scaled:.1f}{unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+# tqdm's own [elapsed<remaining], then the postfix (", " included by tqdm) that
+# Progress.update writes: runs finished and run-steps per second.
+_BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
 
 
-def format_duration(seconds: float) -> str:
-    """Seconds as ``m:ss`` or ``h:mm:ss`` (``63 -> "1:03"``); ``"?"`` when unknown.
-
-    Parameters
-    ----------
-    seconds : float
-        A duration; NaN, infinite or negative means unknown.
-
-    Returns
-    -------
-    str
-    """
-    if not math.isfinite(seconds) or seconds < 0:
-        return "?"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
-
-
-def _is_tty(stream: TextIO) -> bool:
+def _is_tty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
     except (AttributeError, OSError, ValueError):
         return False
 
 
-class Progress:
-    """A progress bar redrawn in place on one line, as a context manager.
+def _in_notebook() -> bool:
+    """Whether ``tqdm.auto`` draws a notebook widget here (a Jupyter kernel with ipywidgets)."""
+    import tqdm.auto  # noqa: F401  (imports tqdm.autonotebook with its warning silenced)
+    from tqdm.autonotebook import tqdm as chosen
+    from tqdm.std import tqdm as text
 
-    The line reads ``label: 37% |#######             | 380/1024 runs  1.2M run-steps/s
-    ETA 0:03``. The percentage and ETA follow the larger of ``steps_done / total_steps`` and
-    ``runs_done / total_runs``: the runs of a grid advance together, so steps move while runs
-    finish late, and runs that stop early finish without doing all their steps. On exit the
-    line is drawn once more with the total time and a newline, also when the block raised.
+    return chosen is not text
+
+
+def _tqdm_class(text: bool) -> type:
+    """The text bar of tqdm, or the choice of ``tqdm.auto`` (a notebook's widget, else text).
+
+    Imported on use, not with this module, so that ``import fastopt`` does not pay for tqdm
+    (and the asyncio that ``tqdm.auto`` imports) when no bar is drawn.
+    """
+    if text:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+class Progress:
+    """A sweep's progress bar, as a context manager: a tqdm bar fed absolute counts.
+
+    The line reads ``sweep:  37%|███▋      | [00:10<00:16, 380/1024 runs, 3.80k run-steps/s]``
+    (elapsed < ETA, runs finished / runs in the grid, run-steps trained per second); in a
+    Jupyter notebook (``tqdm.auto``) it is a widget instead. The percentage and ETA follow the
+    larger of ``steps_done / total_steps`` and ``runs_done / total_runs``: the runs of a grid
+    advance together, so steps move while runs finish late, and runs that stop early finish
+    without doing all their steps. On exit the bar is drawn once more and closed, also when
+    the block raised.
 
     Parameters
     ----------
@@ -100,18 +72,23 @@ class Progress:
     total_steps : int
         Run-steps in the sweep (runs times steps per run).
     enabled : bool, optional
-        True: always draw. False: never. None (default): draw when ``stream`` is a terminal
-        and the code is not running under pytest (``PYTEST_CURRENT_TEST`` unset).
+        True: always draw. False: never (tqdm is not even imported). None (default): draw when
+        ``stream`` is a terminal, or when it is not given and the code runs in a Jupyter
+        kernel (where stderr is no terminal), and never under pytest
+        (``PYTEST_CURRENT_TEST`` set).
     stream : text stream, optional
-        Where to draw; default ``sys.stderr`` at construction.
+        Draw a text bar there (tqdm's ``file``). Default: ``tqdm.auto`` on ``sys.stderr``,
+        i.e. a widget in a notebook and a text line elsewhere.
     min_interval : float
-        Seconds between two redraws; :meth:`update` calls in between only store counts.
+        Seconds between two redraws (tqdm's ``mininterval``); :meth:`update` calls in between
+        only store counts.
     label : str
-        Text before the bar.
-    width : int
-        Characters inside the bar.
-    clock : callable, optional
-        Seconds as a float, default :func:`time.monotonic` (a fake clock makes tests exact).
+        Text before the bar (tqdm's ``desc``).
+
+    Raises
+    ------
+    ValueError
+        A negative total.
 
     Examples
     --------
@@ -128,8 +105,6 @@ class Progress:
         stream: TextIO | None = None,
         min_interval: float = 0.2,
         label: str = "sweep",
-        width: int = 20,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if total_runs < 0 or total_steps < 0:
             raise ValueError(
@@ -137,24 +112,37 @@ class Progress:
             )
         self.total_runs = int(total_runs)
         self.total_steps = int(total_steps)
-        self.stream: TextIO = sys.stderr if stream is None else stream
-        if enabled is None:
-            enabled = _is_tty(self.stream) and "PYTEST_CURRENT_TEST" not in os.environ
-        self.enabled = bool(enabled)
-        self.min_interval = float(min_interval)
-        self.label = label
-        self.width = max(1, int(width))
-        self._clock = clock
         self.runs_done = 0
         self.steps_done = 0
-        self._start: float | None = None
-        self._last_draw = -math.inf
-        self._last_length = 0
+        self.min_interval = float(min_interval)
+        self.label = label
+        self._stream = stream
+        # tqdm's counter runs to this many units: steps when known, else runs (shares are
+        # turned into whole units because a notebook's widget holds an int).
+        self._units = self.total_steps or self.total_runs or 1
+        self._bar: Any = None
         self._closed = False
+        if enabled is None:
+            enabled = "PYTEST_CURRENT_TEST" not in os.environ and (
+                _is_tty(sys.stderr if stream is None else stream)
+                or (stream is None and _in_notebook())
+            )
+        self.enabled = bool(enabled)
+        self._base = _tqdm_class(text=stream is not None) if self.enabled else None
 
     def __enter__(self) -> Progress:
-        self._start = self._clock()
-        self._draw(self._start)
+        if self.enabled and self._bar is None and not self._closed:
+            self._bar = self._base(
+                total=self._units,
+                desc=self.label,
+                file=self._stream,
+                bar_format=_BAR_FORMAT,
+                postfix=self._postfix(math.nan),
+                mininterval=self.min_interval,
+                miniters=0,  # every update may redraw, given min_interval (no guessed step)
+                smoothing=0,  # ETA from the average rate: sweep updates come in uneven waves
+                dynamic_ncols=True,
+            )
         return self
 
     def __exit__(
@@ -164,6 +152,10 @@ class Progress:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _postfix(self, rate: float) -> str:
+        rate_text = "?" if math.isnan(rate) else self._base.format_sizeof(rate)
+        return f"{self.runs_done}/{self.total_runs} runs, {rate_text} run-steps/s"
 
     @property
     def fraction(self) -> float:
@@ -175,88 +167,36 @@ class Progress:
             shares.append(self.runs_done / self.total_runs)
         return min(1.0, max(0.0, *shares)) if shares else 1.0
 
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the bar started (0 before)."""
-        return 0.0 if self._start is None else max(0.0, self._clock() - self._start)
+    def update(self, runs_done: int, steps_done: int) -> None:
+        """Record cumulative counts (not increments); redraw when ``min_interval`` has passed.
 
-    def update(self, runs_done: int | None = None, steps_done: int | None = None) -> None:
-        """Record cumulative counts; redraw if ``min_interval`` has passed since the last.
+        The sweep's progress callback: ``callback(runs_done, steps_done)``.
 
         Parameters
         ----------
-        runs_done : int, optional
-            Runs finished so far (unchanged when None).
-        steps_done : int, optional
-            Run-steps done so far (unchanged when None).
+        runs_done : int
+            Runs finished so far.
+        steps_done : int
+            Run-steps trained so far.
         """
-        if runs_done is not None:
-            self.runs_done = runs_done
-        if steps_done is not None:
-            self.steps_done = steps_done
-        if not self.enabled or self._closed:
+        self.runs_done = int(runs_done)
+        self.steps_done = int(steps_done)
+        bar = self._bar
+        if bar is None:
             return
-        now = self._clock()
-        if self._start is None:
-            self._start = now
-        if now - self._last_draw >= self.min_interval:
-            self._draw(now)
+        # tqdm's counter holds the share done, which counts a run that stopped early as
+        # finished; the rate must count only the steps trained, so it is worked out here.
+        elapsed = bar.format_dict["elapsed"]
+        bar.set_postfix_str(
+            self._postfix(self.steps_done / elapsed if elapsed > 0 else math.nan), refresh=False
+        )
+        # tqdm counts increments and is given totals here: pass the difference (tqdm takes
+        # a negative one, should a count go back).
+        bar.update(round(self.fraction * self._units) - bar.n)
 
     def close(self) -> None:
-        """Draw the final line (total time, newline); later calls do nothing."""
-        if self._closed:
-            return
+        """Draw the final state and end the line; later calls do nothing."""
         self._closed = True
-        if self.enabled:
-            self._write("\r" + self._pad(self.render(final=True)) + "\n")
-
-    def render(self, final: bool = False) -> str:
-        """The bar's text, without the carriage return or newline.
-
-        Parameters
-        ----------
-        final : bool
-            End with the total time instead of the ETA.
-
-        Returns
-        -------
-        str
-        """
-        fraction = self.fraction
-        filled = int(fraction * self.width)
-        bar = "#" * filled + " " * (self.width - filled)
-        elapsed = self.elapsed
-        rate = self.steps_done / elapsed if elapsed > 0 else math.nan
-        parts = [
-            f"{self.label}: {int(fraction * 100):3d}% |{bar}|",
-            f"{self.runs_done}/{self.total_runs} runs",
-            f"{format_rate(rate)} run-steps/s",
-        ]
-        if final:
-            parts.append(f"in {format_duration(elapsed)}")
-        else:
-            remaining = math.nan
-            if fraction >= 1.0:
-                remaining = 0.0
-            elif fraction > 0 and elapsed > 0:
-                remaining = elapsed * (1.0 - fraction) / fraction
-            parts.append(f"ETA {format_duration(remaining)}")
-        return "  ".join(parts)
-
-    def _pad(self, line: str) -> str:
-        padded = line.ljust(self._last_length)
-        self._last_length = len(line)
-        return padded
-
-    def _draw(self, now: float) -> None:
-        if not self.enabled:
-            return
-        self._last_draw = now
-        self._write("\r" + self._pad(self.render()))
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            self.enabled = False  # a closed or broken stream must not stop the sweep
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.close()

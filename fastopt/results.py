@@ -3,11 +3,9 @@
 :class:`SweepResult` holds what the grid engine returns: a table of *config* columns (the grid
 axes: optimizer, lr, seed, ...) followed by *metric* columns (per-run results: final loss,
 divergence, ...), the loss curve of every run recorded every ``record_every`` steps, and
-optionally every run's final parameters. It selects, ranks, merges, prints and plots runs.
-
-Matplotlib is imported only by the plot methods. On a headless machine (no ``DISPLAY``, no
-``MPLBACKEND``) they switch matplotlib to the ``Agg`` backend before importing pyplot, unless
-pyplot was already imported (the caller has chosen a backend then).
+optionally every run's final parameters. It selects, ranks, merges and prints runs; its plots
+live in :mod:`fastopt.plot` (``plot_curves``, ``plot_heatmap``), which the methods of the same
+names call, so that matplotlib is imported only when something is drawn.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from fastopt.plot import pyplot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,12 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SweepResult"]
 
-_REDUCERS: dict[str, Callable[[np.ndarray], Any]] = {
-    "median": np.median,
-    "mean": np.mean,
-    "min": np.min,
-    "max": np.max,
-}
 # Filter values of these types are sets of allowed values rather than one value.
 _COLLECTIONS = (list, tuple, set, frozenset, range, np.ndarray)
 _FLOAT_RTOL = 1e-6
@@ -52,10 +43,6 @@ def _py(value: Any) -> Any:
 def _is_number(value: Any) -> bool:
     """True for real numbers (Python or NumPy), False for bools."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_nan(value: Any) -> bool:
-    return _is_number(value) and math.isnan(value)
 
 
 def _scalar_equal(a: Any, b: Any) -> bool:
@@ -117,20 +104,6 @@ def _equal_mask(column: np.ndarray, value: Any) -> np.ndarray:
     return np.fromiter((_scalar_equal(_py(v), value) for v in column), dtype=bool, count=n)
 
 
-def _category_key(value: Any) -> tuple[int, Any]:
-    """A hashable key under which equal values (1 and 1.0, all NaNs) fall together."""
-    value = _py(value)
-    if value is None:
-        return (0, None)
-    if _is_nan(value):
-        return (1, None)
-    try:
-        hash(value)
-    except TypeError:
-        return (3, repr(value))
-    return (2, value)
-
-
 def _sort_key(value: Any) -> tuple[int, float, str]:
     """Order of categories: numbers ascending (NaN last among them), then text, then None."""
     value = _py(value)
@@ -140,33 +113,6 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
         f = float(value)
         return (1, f, "") if math.isnan(f) else (0, f, "")
     return (2, 0.0, str(value))
-
-
-def _categories(column: np.ndarray) -> tuple[list[Any], np.ndarray]:
-    """The sorted distinct values of a column and each run's index among them.
-
-    Parameters
-    ----------
-    column : numpy.ndarray, shape (n_runs,)
-        One column.
-
-    Returns
-    -------
-    categories : list
-        Distinct values as Python scalars, sorted by :func:`_sort_key`.
-    codes : numpy.ndarray of int64, shape (n_runs,)
-        ``categories[codes[i]]`` is run ``i``'s value.
-    """
-    first: dict[tuple[int, Any], Any] = {}
-    keys = []
-    for v in column:
-        key = _category_key(v)
-        keys.append(key)
-        first.setdefault(key, _py(v))
-    ordered = sorted(first, key=lambda k: _sort_key(first[k]))
-    index = {key: k for k, key in enumerate(ordered)}
-    codes = np.fromiter((index[key] for key in keys), dtype=np.int64, count=len(keys))
-    return [first[key] for key in ordered], codes
 
 
 def _format(value: Any, float_format: str = "%.4g") -> str:
@@ -209,15 +155,6 @@ def _as_float(column: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
-def _is_continuous(column: np.ndarray) -> bool:
-    """Numeric columns without None are colored on a colormap; others by category."""
-    if column.dtype.kind in "iuf":
-        return True
-    if column.dtype.kind != "O" or column.shape[0] == 0:
-        return False
-    return all(_is_number(_py(v)) for v in column)
-
-
 def _safe_equal(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return bool(np.array_equal(np.asarray(a), np.asarray(b)))
@@ -232,28 +169,6 @@ def _concat_columns(arrays: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(arrays)
     except (TypeError, ValueError):
         return np.concatenate([a.astype(object) for a in arrays])
-
-
-def _palette(n: int) -> list[tuple[float, float, float, float]]:
-    """``n`` distinct colors: tab10, tab20, then samples of a continuous map."""
-    import matplotlib
-
-    if n <= 10:
-        colors = matplotlib.colormaps["tab10"].colors
-    elif n <= 20:
-        colors = matplotlib.colormaps["tab20"].colors
-    else:
-        cmap = matplotlib.colormaps["turbo"]
-        return [cmap(t) for t in np.linspace(0.05, 0.95, n)]
-    return [(*c[:3], 1.0) for c in colors[:n]]
-
-
-def _cell_edges(centers: np.ndarray) -> np.ndarray:
-    """Edges half way between sorted cell centers, the outer ones mirrored."""
-    if centers.size == 1:
-        return np.array([centers[0] - 0.5, centers[0] + 0.5])
-    mid = (centers[1:] + centers[:-1]) / 2
-    return np.concatenate(([2 * centers[0] - mid[0]], mid, [2 * centers[-1] - mid[-1]]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,14 +410,11 @@ class SweepResult:
 
     def _take(self, index: np.ndarray) -> SweepResult:
         index = np.asarray(index, dtype=np.intp)
-        return SweepResult(
+        return self.replace(
             configs={name: self._columns[name][index] for name in self._config_names},
             metrics={name: self._columns[name][index] for name in self._metric_names},
             curves=self._curves[index],
-            record_every=self._record_every,
             params=None if self._params is None else self._params[index],
-            layout=self._layout,
-            info=self._info,
         )
 
     def select(self, **filters: Any) -> SweepResult:
@@ -617,16 +529,69 @@ class SweepResult:
 
     # ------------------------------------------------------------------------------ merging
 
-    def with_info(self, info: Mapping[str, Any], layout: Any = None) -> SweepResult:
-        """The same runs with ``info`` (and ``layout``, if given) in place of this one's."""
-        return SweepResult(
-            {name: self[name] for name in self.config_names},
-            {name: self[name] for name in self.metric_names},
-            self.curves,
-            self.record_every,
-            self.params,
-            self.layout if layout is None else layout,
-            info,
+    def replace(
+        self,
+        *,
+        configs: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        curves: Any = None,
+        record_every: int | None = None,
+        params: Any = ...,
+        layout: Any = ...,
+        info: Mapping[str, Any] | None | EllipsisType = ...,
+    ) -> SweepResult:
+        """A new result with the given parts in place of this one's, the rest kept.
+
+        Like :func:`dataclasses.replace`: what is not given is kept, ``layout`` and ``info``
+        included, and the new result is validated as the constructor validates. This result
+        is not modified; the parts kept are shared with it, not copied.
+
+        Parameters
+        ----------
+        configs, metrics : mapping of str to array_like, each shape (n_runs,), optional
+            All the config (metric) columns, in order; None keeps this result's.
+        curves : array_like of float, shape (n_runs, n_records), optional
+            None keeps this result's.
+        record_every : int, optional
+            None keeps this result's.
+        params : array_like, shape (n_runs, n_params), or None, optional
+            ``...`` (default) keeps this result's; None drops them.
+        layout : fastopt.Layout or None, optional
+            ``...`` (default) keeps this result's; None drops it.
+        info : mapping or None, optional
+            ``...`` (default) keeps this result's; None leaves an empty dict.
+
+        Returns
+        -------
+        SweepResult
+
+        Raises
+        ------
+        ValueError, TypeError
+            As the constructor: e.g. ``configs`` for another number of runs than the curves.
+
+        Examples
+        --------
+        >>> r = SweepResult({"lr": [0.1, 1.0]}, {"final_loss": [0.5, 0.2]}, [[1.0], [1.0]], 10,
+        ...                 info={"steps": 10})
+        >>> r2 = r.replace(metrics={"final_loss": r["final_loss"], "score": [1.0, 2.0]})
+        >>> r2.metric_names, r2.info, r.metric_names
+        (['final_loss', 'score'], {'steps': 10}, ['final_loss'])
+        >>> r.replace(info={**r.info, "note": "rerun"}).info
+        {'steps': 10, 'note': 'rerun'}
+        """
+
+        def kept(names: list[str]) -> dict[str, np.ndarray]:
+            return {name: self._columns[name] for name in names}
+
+        return type(self)(
+            configs=kept(self._config_names) if configs is None else configs,
+            metrics=kept(self._metric_names) if metrics is None else metrics,
+            curves=self._curves if curves is None else curves,
+            record_every=self._record_every if record_every is None else record_every,
+            params=self._params if params is ... else params,
+            layout=self._layout if layout is ... else layout,
+            info=self._info if info is ... else info,
         )
 
     @classmethod
@@ -783,310 +748,14 @@ class SweepResult:
 
     # ----------------------------------------------------------------------------- plotting
 
-    def plot_curves(
-        self,
-        ax: Axes | None = None,
-        color_by: str | None = None,
-        label_by: str | Sequence[str] | None = None,
-        logy: bool = True,
-        ylim: tuple[float, float] | None = None,
-        max_runs: int | None = 200,
-        **line_kwargs: Any,
-    ) -> Axes:
-        """Every run's loss curve against the step.
+    def plot_curves(self, *args: Any, **kwargs: Any) -> Axes:
+        """Every run's loss curve against the step: :func:`fastopt.plot.plot_curves` of this."""
+        from fastopt.plot import plot_curves
 
-        One line per run with at least one finite record, drawn up to its last finite
-        record (the NaN tail after a run stopped is not drawn). A run flagged in the
-        ``diverged`` column gets an ``x`` on its last finite point.
+        return plot_curves(self, *args, **kwargs)
 
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Where to draw; default a new figure (constrained layout).
-        color_by : str, optional
-            Color runs by this column. Numeric columns (without None) use the viridis
-            colormap with a colorbar, logarithmic when all values are positive and span a
-            factor of 100 or more (learning rates); other columns get one color per value
-            and a legend.
-        label_by : str or sequence of str, optional
-            Label each line ``"name=value"`` (several columns joined by ", ") and draw a
-            legend of the distinct labels.
-        logy : bool
-            Logarithmic loss axis, when every drawn loss is positive (else linear).
-        ylim : (float, float), optional
-            Loss-axis limits.
-        max_runs : int or None
-            Draw only the first ``max_runs`` runs and say so in the title; None draws all.
-        **line_kwargs
-            Passed to ``Axes.plot`` (defaults: ``linewidth=1``, ``alpha=0.8``); ``color`` is
-            overridden by ``color_by``.
+    def plot_heatmap(self, *args: Any, **kwargs: Any) -> Axes:
+        """``value`` over two columns as a grid: :func:`fastopt.plot.plot_heatmap` of this."""
+        from fastopt.plot import plot_heatmap
 
-        Returns
-        -------
-        matplotlib.axes.Axes
-            ``ax``, with one ``Line2D`` per drawn run in ``ax.lines`` and the divergence
-            marks as one collection in ``ax.collections``.
-        """
-        plt = pyplot()
-        import matplotlib
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import LogNorm, Normalize, to_rgba
-        from matplotlib.lines import Line2D
-
-        if color_by is not None:
-            self._require(color_by)
-        label_names = [label_by] if isinstance(label_by, str) else list(label_by or [])
-        for name in label_names:
-            self._require(name)
-        if max_runs is not None and operator.index(max_runs) < 0:
-            raise ValueError(f"max_runs must be >= 0 or None, got {max_runs}")
-        if ax is None:
-            _, ax = plt.subplots(layout="constrained")
-
-        n_shown = self._n_runs if max_runs is None else min(self._n_runs, int(max_runs))
-        colors: list[Any] = [None] * n_shown
-        legend_handles: list[Line2D] = []
-        if color_by is not None and n_shown > 0:
-            column = self._columns[color_by][:n_shown]
-            if _is_continuous(column):
-                values = _as_float(column, color_by)
-                finite = values[np.isfinite(values)]
-                lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-                norm = LogNorm(lo, hi) if lo > 0 and hi >= 100 * lo else Normalize(lo, hi)
-                cmap = matplotlib.colormaps["viridis"]
-                colors = [cmap(norm(v)) if np.isfinite(v) else "0.5" for v in values]
-                mappable = ScalarMappable(norm=norm, cmap=cmap)
-                ax.figure.colorbar(mappable, ax=ax, label=color_by)
-            else:
-                categories, codes = _categories(column)
-                palette = _palette(len(categories))
-                colors = [palette[c] for c in codes]
-                legend_handles = [
-                    Line2D([], [], color=palette[k], label=_format(cat, "%g"))
-                    for k, cat in enumerate(categories)
-                ]
-
-        kwargs = dict(line_kwargs)
-        if "lw" not in kwargs:
-            kwargs.setdefault("linewidth", 1.0)
-        kwargs.setdefault("alpha", 0.8)
-        steps = self.steps
-        diverged = self._columns.get("diverged")
-        marks: list[tuple[float, float, Any]] = []
-        all_positive, drawn = True, False
-        for i in range(n_shown):
-            curve = self._curves[i]
-            finite = np.flatnonzero(np.isfinite(curve))
-            if finite.size == 0:
-                continue
-            last = finite[-1]
-            kw = dict(kwargs)
-            if colors[i] is not None:
-                kw["color"] = colors[i]
-            if label_names:
-                kw["label"] = ", ".join(
-                    f"{name}={_format(self._columns[name][i], '%g')}" for name in label_names
-                )
-            (line,) = ax.plot(steps[: last + 1], curve[: last + 1], **kw)
-            all_positive = all_positive and bool(np.all(curve[finite] > 0))
-            drawn = True
-            if diverged is not None and bool(diverged[i]):
-                marks.append((steps[last], curve[last], line.get_color()))
-
-        if marks:
-            ax.scatter(
-                [m[0] for m in marks],
-                [m[1] for m in marks],
-                marker="x",
-                c=np.array([to_rgba(m[2]) for m in marks]),
-                s=40,
-                linewidths=1.5,
-                zorder=3,
-            )
-        diverged_handle = Line2D(
-            [], [], color="0.2", marker="x", linestyle="none", label="diverged"
-        )
-        if label_names:
-            handles, labels = ax.get_legend_handles_labels()
-            unique = dict(zip(labels, handles, strict=True))
-            handles = list(unique.values()) + ([diverged_handle] if marks else [])
-            ax.legend(handles=handles, fontsize="small")
-        elif legend_handles:
-            handles = legend_handles + ([diverged_handle] if marks else [])
-            ax.legend(handles=handles, title=color_by, fontsize="small")
-
-        if logy and drawn and all_positive:
-            ax.set_yscale("log")
-        if ylim is not None:
-            ax.set_ylim(ylim)
-        if n_shown < self._n_runs:
-            note = f"first {n_shown} of {self._n_runs} runs shown"
-            title = ax.get_title()
-            ax.set_title(f"{title}\n{note}" if title else note)
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        return ax
-
-    def plot_heatmap(
-        self,
-        x: str = "lr",
-        y: str = "optimizer",
-        value: str = "final_loss",
-        reduce: str = "median",
-        ax: Axes | None = None,
-        logx: bool | None = None,
-        cmap: Any = "viridis",
-        annotate: bool = True,
-        log_color: bool = True,
-    ) -> Axes:
-        """A grid of ``value`` over two columns, aggregated over all other columns.
-
-        Each cell holds ``reduce`` of ``value`` over the runs with that ``x`` and ``y``,
-        leaving out runs whose value is not finite and runs flagged in the ``diverged``
-        column (unless ``value`` is ``"diverged"`` itself: ``reduce="mean"`` then maps
-        divergence rates). A cell whose runs all diverged is grey and reads ``div``; a cell
-        with no runs, or no finite value, is left blank.
-
-        Parameters
-        ----------
-        x, y : str
-            Columns along the horizontal and vertical axes. Their distinct values are sorted
-            (numbers numerically, then text, then None) and labelled ``%g`` for numbers.
-            Text ``y`` reads top-down; numeric ``y`` increases upwards.
-        value : str
-            The numeric column to aggregate.
-        reduce : {"median", "mean", "min", "max"}
-            How a cell aggregates its runs.
-        ax : matplotlib.axes.Axes, optional
-            Where to draw; default a new figure (constrained layout).
-        logx : bool, optional
-            None (default): the ``x`` values are evenly spaced categories. True / False:
-            ``x`` must be numeric and cells sit at their values on a logarithmic / linear
-            axis, each reaching half way to its neighbours.
-        cmap : str or matplotlib.colors.Colormap
-            Colormap of the values.
-        annotate : bool
-            Write each cell's value (``%.3g``) in it.
-        log_color : bool
-            Logarithmic color scale when every cell value is positive.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
-            ``ax``. ``ax.collections[0]`` is the ``QuadMesh`` whose array, shape
-            (n_y, n_x), holds the cell values (masked where blank or diverged); the ``div``
-            cells are ``Rectangle`` patches in ``ax.patches``.
-
-        Raises
-        ------
-        ValueError
-            Unknown columns, ``x == y``, an unknown ``reduce``, a non-numeric ``value``, no
-            runs, or ``logx`` set for a non-numeric (or, for True, non-positive) ``x``.
-        """
-        plt = pyplot()
-        import matplotlib
-        from matplotlib.colors import LogNorm, Normalize
-        from matplotlib.patches import Rectangle
-        from matplotlib.ticker import NullLocator
-
-        x_column, y_column = self._require(x), self._require(y)
-        if x == y:
-            raise ValueError(f"x and y must be different columns, got {x!r} twice")
-        if reduce not in _REDUCERS:
-            raise ValueError(f"reduce must be one of {sorted(_REDUCERS)}, got {reduce!r}")
-        values = _as_float(self._require(value), value)
-        if self._n_runs == 0:
-            raise ValueError("the result has no runs to plot")
-
-        x_cats, x_codes = _categories(x_column)
-        y_cats, y_codes = _categories(y_column)
-        nx, ny = len(x_cats), len(y_cats)
-        diverged = np.zeros(self._n_runs, dtype=bool)
-        if "diverged" in self._columns and value != "diverged":
-            diverged = _as_float(self._columns["diverged"], "diverged") > 0
-        ok = np.isfinite(values) & ~diverged
-        grid = np.full((ny, nx), np.nan)
-        div_only = np.zeros((ny, nx), dtype=bool)
-        most_runs = 0
-        cell = y_codes * nx + x_codes
-        for c in np.unique(cell):
-            in_cell = cell == c
-            j, i = divmod(int(c), nx)
-            good = values[in_cell & ok]
-            most_runs = max(most_runs, good.size)
-            if good.size:
-                grid[j, i] = float(_REDUCERS[reduce](good))
-            elif diverged[in_cell].all():
-                div_only[j, i] = True
-
-        if logx is None:
-            x_centers = np.arange(nx, dtype=np.float64)
-            x_edges = np.arange(nx + 1, dtype=np.float64) - 0.5
-        else:
-            if not all(_is_number(v) and not math.isnan(v) for v in x_cats):
-                raise ValueError(f"logx needs a numeric x column; {x!r} holds {x_cats}")
-            x_centers = np.array(x_cats, dtype=np.float64)
-            if logx:
-                if np.any(x_centers <= 0):
-                    raise ValueError(f"logx=True needs positive {x!r} values, got {x_cats}")
-                x_edges = 10.0 ** _cell_edges(np.log10(x_centers))
-            else:
-                x_edges = _cell_edges(x_centers)
-        y_edges = np.arange(ny + 1, dtype=np.float64) - 0.5
-
-        filled = grid[np.isfinite(grid)]
-        if filled.size == 0:
-            norm: Normalize = Normalize(0.0, 1.0)
-        elif log_color and filled.min() > 0:
-            norm = LogNorm(filled.min(), filled.max())
-        else:
-            norm = Normalize(filled.min(), filled.max())
-        colormap = matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap
-        colormap = colormap.with_extremes(bad=(1.0, 1.0, 1.0, 0.0))
-
-        if ax is None:
-            _, ax = plt.subplots(layout="constrained")
-        mesh = ax.pcolormesh(
-            x_edges, y_edges, np.ma.masked_invalid(grid), cmap=colormap, norm=norm, shading="flat"
-        )
-        if logx:
-            ax.set_xscale("log")
-        for j, i in zip(*np.nonzero(div_only), strict=True):
-            ax.add_patch(
-                Rectangle(
-                    (x_edges[i], y_edges[j]),
-                    x_edges[i + 1] - x_edges[i],
-                    1.0,
-                    facecolor="0.75",
-                    edgecolor="none",
-                )
-            )
-            ax.text(x_centers[i], j, "div", ha="center", va="center", color="0.2", fontsize=8)
-        if annotate:
-            for j, i in zip(*np.nonzero(np.isfinite(grid)), strict=True):
-                level = np.ma.filled(np.ravel(norm(grid[j, i])), 0.0)[0]  # vmin == vmax: masked
-                r, g, b, _ = colormap(float(level))
-                dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
-                ax.text(
-                    x_centers[i],
-                    j,
-                    f"{grid[j, i]:.3g}",
-                    ha="center",
-                    va="center",
-                    color="white" if dark else "black",
-                    fontsize=8,
-                )
-
-        ax.set_xticks(x_centers, labels=[_format(v, "%g") for v in x_cats])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_yticks(np.arange(ny), labels=[_format(v, "%g") for v in y_cats])
-        ax.set_xlim(x_edges[0], x_edges[-1])
-        if all(_is_number(v) for v in y_cats):
-            ax.set_ylim(y_edges[0], y_edges[-1])
-        else:
-            ax.set_ylim(y_edges[-1], y_edges[0])
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
-        label = value if most_runs <= 1 else f"{value} ({reduce})"
-        ax.figure.colorbar(mesh, ax=ax, label=label)
-        return ax
+        return plot_heatmap(self, *args, **kwargs)

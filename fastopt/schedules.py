@@ -15,31 +15,13 @@ Examples
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from fastopt._kernels import schedules as _k
+from fastopt._validate import check_int, check_positive
 
-
-def check_positive(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a float, or raise naming ``name`` if it is not finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
-    return value
-
-
-def _check_steps(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
+MAX_STEP = 2**62
+"""Largest step (and warm-up length) a schedule accepts: the kernels count steps in int64."""
 
 
 class Schedule:
@@ -57,17 +39,36 @@ class Schedule:
 
     def __init__(self, lr: float, warmup: int, a: float = 0.0, b: float = 0.0):
         self.lr = check_positive("lr", lr)
-        self.warmup = _check_steps("warmup", warmup, 0)
+        self.warmup = check_int("warmup", warmup, 0, MAX_STEP)
         self.params = np.array([self.lr, self.warmup, a, b], dtype=np.float64)
         self.params.setflags(write=False)
 
     def __call__(self, t: int) -> float:
-        """Learning rate at 0-based step ``t``."""
-        return float(_k.schedule_value(self.code, self.params, int(t)))
+        """Learning rate at 0-based step ``t``.
+
+        Parameters
+        ----------
+        t : int
+            Index of the step being taken, ``0 <= t <= MAX_STEP``; an int or NumPy integer.
+
+        Raises
+        ------
+        TypeError
+            If ``t`` is not an integer (a float such as ``2.5`` or ``3.0`` included).
+        ValueError
+            If ``t`` is negative: before the first step there is no learning rate, and the
+            formulas would give a negative one (the warm-up ramp ``lr * (t + 1) / warmup``).
+        """
+        t = check_int("t", t, 0, MAX_STEP)
+        return float(_k.schedule_value(self.code, self.params, t))
 
     def values(self, steps: int) -> np.ndarray:
-        """Learning rates of steps ``0 .. steps - 1``, shape (steps,), for plots."""
-        return np.array([self(t) for t in range(steps)])
+        """Learning rates of steps ``0 .. steps - 1``, shape (steps,), for plots.
+
+        ``steps`` is an int >= 0.
+        """
+        steps = check_int("steps", steps, 0)
+        return np.array([self(t) for t in range(steps)], dtype=np.float64)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()}, warmup={self.warmup})"
@@ -91,7 +92,7 @@ class StepDecay(Schedule):
     code = _k.STEP_DECAY
 
     def __init__(self, lr: float, *, step_size: int, gamma: float = 0.1, warmup: int = 0):
-        self.step_size = _check_steps("step_size", step_size, 1)
+        self.step_size = check_int("step_size", step_size, 1, MAX_STEP)
         self.gamma = check_positive("gamma", gamma)
         super().__init__(lr, warmup, self.step_size, self.gamma)
 
@@ -113,13 +114,19 @@ class Exponential(Schedule):
 
 
 class Cosine(Schedule):
-    """Cosine annealing from ``lr`` to ``min_lr`` over ``total_steps``, then ``min_lr``."""
+    """Cosine annealing from ``lr`` to ``min_lr`` over ``total_steps``, then ``min_lr``.
+
+    ``total_steps`` counts the steps of the annealing itself, after any warm-up: with
+    ``warmup=k`` the rate reaches ``min_lr`` at step ``k + total_steps`` (so ``warmup`` may
+    exceed ``total_steps``). optax's ``warmup_cosine_decay_schedule`` counts its
+    ``decay_steps`` with the warm-up included; this does not.
+    """
 
     code = _k.COSINE
 
     def __init__(self, lr: float, *, total_steps: int, min_lr: float = 0.0, warmup: int = 0):
         lr = check_positive("lr", lr)
-        self.total_steps = _check_steps("total_steps", total_steps, 1)
+        self.total_steps = check_int("total_steps", total_steps, 1, MAX_STEP)
         self.min_lr = check_positive("min_lr", min_lr, allow_zero=True)
         if self.min_lr > lr:
             raise ValueError(f"min_lr must be <= lr, got min_lr={min_lr!r} > lr={lr!r}")

@@ -5,14 +5,16 @@ import csv
 import numpy as np
 import pytest
 
-from fastopt.cli import main
+from fastopt.cli import EXPERIMENTS, main
 from fastopt.experiments import compare
-from fastopt.experiments.compare import write
+from fastopt.experiments.compare import OPTIMIZERS, write
+
+QUICK = EXPERIMENTS["compare"].quick
 
 
 @pytest.fixture(scope="module")
 def quick():
-    return compare(seeds=1, n_samples=200)
+    return compare(progress=False, **QUICK)
 
 
 def test_assignment_facts_that_must_hold(quick):
@@ -31,10 +33,10 @@ def test_table_and_findings_follow_the_runs(quick):
     assert "diverged" in quick.findings()["sgd"]
 
 
-def test_cli_writes_figure_csv_and_report(tmp_path, capsys):
+def test_cli_writes_figure_csv_and_report(tmp_path, capsys, quick):
     out = tmp_path / "cmp"
     assert main(["compare", "--quick", "--out", str(out)]) == 0
-    assert "| optimizer | lr 0.001 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
     png = out / "curves.png"
     assert png.stat().st_size > 10_000
     import matplotlib.image as mpimg
@@ -43,20 +45,28 @@ def test_cli_writes_figure_csv_and_report(tmp_path, capsys):
     assert pixels.std() > 0.05  # not blank
     with open(out / "runs.csv") as f:
         rows = list(csv.DictReader(f))
-    again = compare(seeds=1, n_samples=200)
-    assert len(rows) == len(again.result) == 16
-    for row, expected in zip(rows, again.result.rows(), strict=True):
+    assert len(rows) == len(quick.result) == 16
+    for row, expected in zip(rows, quick.result.rows(), strict=True):
         assert row["optimizer"] == expected["optimizer"]
         assert int(row["steps_to_target"]) == expected["steps_to_target"]
         assert float(row["final_loss"]) == pytest.approx(expected["final_loss"], rel=1e-12)
     report = (out / "report.md").read_text()
-    assert "![loss curves](curves.png)" in report and "Momentum" in report
+    assert printed.startswith(report)  # the command prints the report it wrote
+    # The report's table and sentences are this study's numbers (the same seeds and sizes).
+    assert quick.table_markdown() in report
+    findings = quick.findings()
+    for opt in OPTIMIZERS:
+        assert f"Measured: {findings[opt]}." in report
+    assert quick.momentum_note() in report
 
 
 def test_mlp_problem_and_bad_problem(tmp_path):
-    result = compare(problem="mlp", seeds=1, n_samples=100, max_steps=300)
+    result = compare(problem="mlp", seeds=1, n_samples=100, max_steps=300, progress=False)
     assert len(result.result) == 16 and np.isfinite(result.result["best_loss"]).all()
+    assert result.result.info["model"].startswith("MLP(sizes=[2, 16, 1], activation='relu'")
     paths = write(result, tmp_path)
-    assert paths["report"].read_text().startswith("# Q4")
+    report = paths["report"].read_text()
+    assert report.splitlines()[0].endswith("(mlp)")
+    assert result.table_markdown() in report
     with pytest.raises(ValueError, match="problem must be"):
         compare(problem="cnn")

@@ -1,11 +1,17 @@
 """``fastopt sweep CONFIG.toml``: configuration checks, runs, resume and status."""
 
+import io
+import json
+import re
+
 import numpy as np
 import pytest
 
+import fastopt
+import fastopt.store
 from fastopt import MLP, data, load_sweep, sweep
 from fastopt.cli import main
-from fastopt.config import ConfigError, load_config
+from fastopt.config import ConfigError, load_config, status
 
 GOOD = """
 [model]
@@ -53,7 +59,15 @@ def test_config_runs_like_the_same_sweep_and_resumes(tmp_path, capsys):
     assert main(["sweep", str(path), "--quiet"]) == 0
     assert "(12 of 12 chunks from the store)" in capsys.readouterr().out
     assert main(["sweep", "--status", str(tmp_path / "store")]) == 0
-    assert "12/12 runs stored (100%), 0 missing, in chunks of 1" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines() == [
+        f"store {str(tmp_path / 'store')!r} (fastopt {fastopt.__version__}): complete",
+        "  12/12 runs stored (100%), 0 missing, in 12 chunks of 1",
+    ]
+    # Another grid on the same folder is the user's mistake: one line, the store untouched.
+    other = write(tmp_path, GOOD.format(store=tmp_path / "store").replace("0.01,", "0.02,"))
+    err = one_line_error(capsys, ["sweep", str(other), "--quiet"])
+    assert f"store {str(tmp_path / 'store')!r} holds another grid" in err
+    np.testing.assert_array_equal(load_sweep(tmp_path / "store").curves, direct.curves)
 
 
 def test_npz_data_and_default_store(tmp_path, monkeypatch):
@@ -107,6 +121,14 @@ BAD = [
     ("[model]\nsizes=[2,1]\n[data]\nname='linear'\noptions={n='many'}\n[grid]\n"
      "optimizer='sgd'\nlr=0.1\n[run]\nsteps=5\n", "data.options"),
     ("[model\n", "not valid TOML"),
+    ("[model]\nsizes=[2,1]\n[data]\nname='linear'\n[grid]\noptimizer='sgd'\nlr=0.1\n[run]\n"
+     "steps=5\nstore=''\n", "run.store: expected a folder name, got ''"),
+    ("[model]\nsizes=[2,1]\n[data]\nname='linear'\noptions={n=-5}\n[grid]\n"
+     "optimizer='sgd'\nlr=0.1\n[run]\nsteps=5\n", r"data.options: linear\(n=-5\) failed"),
+    ("[model]\nsizes=[2,1]\n[data]\nname='spirals'\noptions={classes=0}\n[grid]\n"
+     "optimizer='sgd'\nlr=0.1\n[run]\nsteps=5\n", r"data.options: spirals\(classes=0\) failed"),
+    ("[model]\nsizes=[2,1]\n[data]\nname='linear'\n[grid]\noptimizer='sgd'\nlr=0.1\n[run]\n"
+     "steps='ten'\n", "run.steps: expected int, got 'ten'"),
 ]  # fmt: skip
 
 
@@ -117,13 +139,113 @@ def test_bad_files_name_the_key(tmp_path, text, match):
         load_config(path).run(progress=False)
 
 
-def test_cli_reports_errors_and_usage(tmp_path, capsys):
-    path = write(tmp_path, BAD[0][0])
-    assert main(["sweep", str(path)]) == 2
-    assert "run.speed: unknown key" in capsys.readouterr().err
-    assert main(["sweep"]) == 2
-    assert main(["sweep", "--status", str(tmp_path)]) == 2
-    assert "not a sweep store" in capsys.readouterr().err
+def one_line_error(capsys, argv) -> str:
+    """Run ``main(argv)``: it must return 2, print nothing on stdout and one line on stderr."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.mark.parametrize("text, match", BAD)
+def test_bad_files_are_one_line_on_the_cli(tmp_path, capsys, text, match):
+    err = one_line_error(capsys, ["sweep", str(write(tmp_path, text)), "--quiet"])
+    assert err.startswith("fastopt sweep: ")
+    assert re.search(match, err)
+
+
+def test_binary_file_and_folder_as_config(tmp_path, capsys):
+    binary = tmp_path / "grid.toml"
+    binary.write_bytes(bytes(range(256)))
+    err = one_line_error(capsys, ["sweep", str(binary)])
+    assert f"{str(binary)!r} is not a TOML file (not UTF-8 text)" in err
+    err = one_line_error(capsys, ["sweep", str(tmp_path)])
+    assert f"cannot read {str(tmp_path)!r}: Is a directory" in err
+
+
+NPZ = (
+    "[model]\nsizes=[2,1]\n[data]\npath='d.npz'\n[grid]\noptimizer='sgd'\nlr=0.1\n[run]\nsteps=5\n"
+)
+
+
+def _npz_bytes(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npy_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+X, Y = data.linear(n=16)
+DATA_FILES = {
+    "truncated": (_npz_bytes(X=X, Y=Y)[:300], "is not an .npz file"),
+    "empty": (b"", "is not an .npz file"),
+    "text": (b"X,Y\n1,2\n", "is not an .npz file"),
+    "npy": (_npy_bytes(X), "is not an .npz file"),
+    "no Y": (_npz_bytes(X=X), "has no array Y"),
+    "X_val alone": (_npz_bytes(X=X, Y=Y, X_val=X), "holds X_val without Y_val"),
+    "Y_val alone": (_npz_bytes(X=X, Y=Y, Y_val=Y), "holds Y_val without X_val"),
+    "misspelt": (_npz_bytes(X=X, Y=Y, x_val=X, Y_val=Y), "unknown array 'x_val'"),
+    "objects": (_npz_bytes(X=np.array([None] * 16), Y=Y), "is damaged or holds objects"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATA_FILES))
+def test_bad_data_files_name_the_path(tmp_path, capsys, case):
+    content, match = DATA_FILES[case]
+    (tmp_path / "d.npz").write_bytes(content)
+    path = write(tmp_path, NPZ)
+    with pytest.raises(ConfigError, match=f"data.path: {str(tmp_path / 'd.npz')!r}"):
+        load_config(path)
+    err = one_line_error(capsys, ["sweep", str(path)])
+    assert match in err
+    assert not (tmp_path / "fastopt-out").exists()
+
+
+def test_bad_data_after_loading_is_one_line(tmp_path, capsys, monkeypatch):
+    # Arrays that load but do not fit the model: sweep() names them before any work.
+    (tmp_path / "d.npz").write_bytes(_npz_bytes(X=X, Y=Y[:5]))
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, ["sweep", str(write(tmp_path, NPZ))])
+    assert err.startswith("fastopt sweep: Y must have shape")  # sweep names the array
+
+
+def test_store_that_cannot_be_written_is_refused_before_the_sweep(tmp_path, capsys):
+    a_file = tmp_path / "runs"
+    a_file.write_text("mine")
+    text = GOOD.format(store=a_file)
+    err = one_line_error(capsys, ["sweep", str(write(tmp_path, text))])
+    assert f"fastopt sweep: run.store {str(a_file)!r} is a file, not a folder" in err
+    err = one_line_error(capsys, ["sweep", str(write(tmp_path, GOOD.format(store=a_file / "x")))])
+    assert f"run.store {str(a_file / 'x')!r}: cannot write there (Not a directory)" in err
+    assert a_file.read_text() == "mine"
+
+
+def test_too_many_steps_are_refused_before_allocating(tmp_path, capsys):
+    text = GOOD.format(store=tmp_path / "store").replace("steps = 30", f"steps = {10**12}")
+    err = one_line_error(capsys, ["sweep", str(write(tmp_path, text)), "--quiet"])
+    assert "memory_limit" in err  # sweep's memory check, before the grid is cut into chunks
+    assert list((tmp_path / "store").iterdir()) == []  # checked writable; nothing stored
+
+
+def test_status_of_what_is_no_store(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    listed = tmp_path / "listed"
+    listed.mkdir()
+    (listed / "manifest.json").write_text(json.dumps([1, 2]))
+    for folder in (a_file, tmp_path / "missing", broken, listed):
+        err = one_line_error(capsys, ["sweep", "--status", str(folder)])
+        assert err.startswith(f"fastopt sweep: '{folder}"), err  # the folder or its manifest
 
 
 def test_data_sets():
@@ -136,3 +258,17 @@ def test_data_sets():
     assert Xs.shape == (90, 2) and set(ys.tolist()) == {0, 1, 2}
     Xb, yb = data.blobs(n=50, classes=4, features=5)
     assert Xb.shape == (50, 5) and yb.max() < 4
+
+
+def test_status_formats_the_stores_account(monkeypatch):
+    account = {
+        "folder": "runs/grid", "fastopt": "0.2.0", "fingerprint": "ab" * 32, "n_runs": 1000,
+        "chunk_size": 100, "n_chunks": 10, "stored_runs": 999, "missing_runs": 1,
+        "rejected_files": ["part-7", "part-9"], "complete": False,
+    }  # fmt: skip
+    monkeypatch.setattr(fastopt.store, "store_status", lambda folder: account)
+    assert status("anything").splitlines() == [
+        "store 'runs/grid' (fastopt 0.2.0): incomplete: run the same sweep again to resume it",
+        "  999/1000 runs stored (99%), 1 missing, in 10 chunks of 100",  # never a rounded 100%
+        "  rejected (truncated or foreign): part-7, part-9",
+    ]

@@ -110,3 +110,66 @@ def test_bad_flat_vectors_and_packs():
         layout.pack({"W": np.zeros((2, 2)), "b": np.zeros(2)}, dtype=np.int32)
     with pytest.raises(KeyError, match="no tensor named 'c'"):
         layout["c"]
+
+
+@pytest.mark.parametrize(
+    ("value", "dtype_text"),
+    [
+        (np.array([1 + 2j, 3.0]), "complex128"),
+        (np.ones(2, dtype=np.complex64), "complex64"),
+        ([1j, 2], "complex128"),
+        (np.array([True, False]), "bool"),
+        (np.array([1.0, None]), "object"),
+        (np.array(["1", "2"]), "<U1"),
+        (np.array(["2020-01-01"] * 2, dtype="datetime64[D]"), "datetime64"),
+    ],
+    ids=["complex128", "complex64", "complex-list", "bool", "object", "str", "datetime"],
+)
+@pytest.mark.parametrize("dtype", [None, np.float64])
+def test_pack_refuses_arrays_that_are_not_real_numbers_naming_the_tensor(value, dtype_text, dtype):
+    """NumPy would drop a complex value's imaginary part with only a warning."""
+    layout = Layout([("W", (2, 2)), ("b", (2,))])
+    with pytest.raises(TypeError, match=rf"arrays\['b'\] has dtype {dtype_text}"):
+        layout.pack({"W": np.zeros((2, 2)), "b": value}, dtype=dtype)
+
+
+def test_pack_refuses_ragged_nested_lists_naming_the_tensor():
+    layout = Layout([("W", (2, 2))])
+    with pytest.raises(TypeError, match=r"arrays\['W'\] is not an array of numbers"):
+        layout.pack({"W": [[1.0, 2.0], [3.0]]})
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.arange(2, dtype=np.int64), np.float64),
+        (np.arange(2, dtype=np.uint8), np.float32),
+        (np.ones(2, dtype=np.float16), np.float32),
+        ([1, 2], np.float64),
+        (np.ones(2, dtype=np.float32), np.float32),
+    ],
+)
+def test_pack_still_takes_integer_and_float_arrays(value, expected):
+    layout = Layout([("b", (2,))])
+    flat = layout.pack({"b": value})
+    assert flat.dtype == expected
+    np.testing.assert_array_equal(flat, np.asarray(value, dtype=np.float64))
+
+
+@pytest.mark.parametrize(
+    "flat",
+    [
+        np.zeros(6, dtype=np.complex128),
+        np.zeros(6, dtype=bool),
+        np.zeros(6, dtype=object),
+        np.zeros(6, dtype=np.float16),
+        np.zeros(6, dtype=">f8"),  # byte-swapped: the kernels read native floats
+    ],
+    ids=["complex", "bool", "object", "float16", "big-endian"],
+)
+def test_check_flat_and_views_refuse_other_dtypes_naming_the_argument(flat):
+    layout = Layout([("W", (2, 2)), ("b", (2,))])
+    with pytest.raises(TypeError, match="grads must have dtype float32 or float64"):
+        layout.check_flat(flat, "grads")
+    with pytest.raises(TypeError, match="flat must have dtype float32 or float64"):
+        layout.views(flat)

@@ -8,7 +8,7 @@ import pytest
 
 from fastopt.cli import EXPERIMENTS, main
 from fastopt.experiments import lr_study
-from fastopt.experiments.lr_range import CLASSES, classify
+from fastopt.experiments.lr_range import CLASSES, STOP_FACTOR, classify
 
 QUICK_LR = EXPERIMENTS["lr-range"].quick
 
@@ -37,15 +37,25 @@ def test_classify_rules():
     assert classify(np.array([10.0, np.nan]), True) == "too high (diverged)"
 
 
-def test_cli_outputs(tmp_path, capsys):
+def test_cli_outputs(tmp_path, capsys, quick):
     out = tmp_path / "lr"
     assert main(["lr-range", "--quick", "--out", str(out)]) == 0
-    assert "Good band" in capsys.readouterr().out
+    printed = capsys.readouterr().out
     for name in ("regions.png", "examples.png"):
         assert mpimg.imread(out / name).std() > 0.05
     with open(out / "grid.csv") as f:
         rows = list(csv.DictReader(f))
-    study = lr_study(progress=False, **QUICK_LR)
-    assert [r["class"] for r in rows] == study.classes
-    np.testing.assert_allclose([float(r["lr"]) for r in rows], study.grid["lr"])
-    assert "inside the good band" in (out / "report.md").read_text()
+    assert [r["class"] for r in rows] == quick.classes
+    np.testing.assert_allclose([float(r["lr"]) for r in rows], quick.grid["lr"])
+    report = (out / "report.md").read_text()
+    assert printed.startswith(report)
+    # The report's numbers are the study's: class counts, the good band, the range test.
+    counts = ", ".join(f"{quick.classes.count(name)} {name}" for name in CLASSES)
+    assert (
+        f"- Grid: {len(quick.classes)} rates, {QUICK_LR['budget']} steps each: {counts}." in report
+    )
+    low, high = quick.good_band()
+    assert f"- Good band: {low:.3g} to {high:.3g}." in report
+    assert (f"stopped at lr {quick.ramp_lrs[quick.stop_step()]:.3g} (smoothed loss above "
+            f"{STOP_FACTOR:g}x its minimum); suggested lr {quick.suggestion():.3g}, inside the "
+            "good band.") in report  # fmt: skip

@@ -222,6 +222,39 @@ class TestBadInput:
         with pytest.raises(ValueError, match=r"Y must have shape \(5,\)"):
             self.clf.loss_and_grad(self.params, self.X, np.zeros((5, 1), dtype=int))
 
+    def test_complex_inputs_are_refused_not_cast(self):
+        with pytest.raises(TypeError, match="X holds complex numbers"):
+            self.net.loss_and_grad(self.params, self.X.astype(complex), self.Y)
+        with pytest.raises(TypeError, match="Y holds complex numbers"):
+            self.net.loss_and_grad(self.params, self.X, self.Y + 1j)
+        with pytest.raises(TypeError, match="X_val must hold real numbers"):
+            self.net.training_data(self.X + 1j, self.Y, np.float64, ("X_val", "Y_val"))
+
+    @pytest.mark.parametrize(
+        "net_name, Y, error, match",
+        [
+            ("net", np.zeros((5, 3)), ValueError, r"T must have shape \(5, 2\) to match D"),
+            ("clf", np.array([0, 1, 2, 0, 1]), ValueError, r"T holds class labels outside"),
+            ("clf", np.zeros(5), TypeError, "T must hold integer class labels"),
+            ("clf", np.zeros((5, 1), dtype=int), ValueError, r"T must have shape \(5,\)"),
+        ],
+    )
+    def test_one_target_check_serves_single_runs_and_whole_data_sets(self, net_name, Y, error,
+                                                                        match):  # fmt: skip
+        net = getattr(self, net_name)
+        with pytest.raises(error, match=match.replace("T ", "Y ").replace(" D", " X")):
+            net.loss_and_grad(self.params, self.X, Y)
+        with pytest.raises(error, match=match.replace("D", "data")):
+            net.training_data(self.X, Y, np.float64, ("data", "T"))
+
+    def test_whole_data_sets_must_be_finite(self):
+        X = self.X.copy()
+        X[1, 2] = np.inf
+        with pytest.raises(ValueError, match="X holds NaN or inf"):
+            self.net.training_data(X, self.Y, np.float32)
+        X, Y, y = self.clf.training_data(self.X, np.array([0, 1, 1, 0, 1]), np.float32)
+        assert X.dtype == np.float32 and y.dtype == np.int64 and Y.size == 0
+
     def test_out(self):
         good = np.empty_like(self.params)
         with pytest.raises(TypeError, match="out has dtype float32 but params has float64"):

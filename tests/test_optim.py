@@ -1,5 +1,13 @@
 """Tests of the fused optimizers (fastopt.optim) against the NumPy reference and torch.optim."""
 
+import inspect
+import io
+import json
+import os
+import pickle
+import re
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -7,23 +15,33 @@ import fastopt
 import fastopt.optim as fo
 from fastopt import Layout
 from fastopt._kernels import fused as _fused
+from fastopt._validate import (
+    check_bool,
+    check_finite_or_none,
+    check_fraction,
+    check_int,
+    check_positive,
+)
 from fastopt.reference import optim as ref
 from fastopt.schedules import Constant, Cosine, Exponential, StepDecay
-
-# Odd sizes on purpose: 1-D tensors, a (1, 1) matrix, a conv kernel, rows of length 1.
-LAYOUT = Layout(
-    [
-        ("W", (3, 4)),
-        ("b", (5,)),
-        ("one", (1, 1)),
-        ("K", (3, 2, 3, 3)),
-        ("s", (1,)),
-        ("col", (4, 1)),
-    ]
+from tests.optimizer_cases import (
+    BY_NAME,
+    DTYPE_IDS,
+    DTYPES,
+    GC_IDS,
+    GC_MODES,
+    LAYOUT,
+    NAMES,
+    ONE_D,
+    OPTIMIZERS,
+    centralize_one,
+    info_cases,
+    make_grads,
+    make_params,
+    option_cases,
+    run_against_torch,
 )
-ONE_D = ("b", "s")
-GC_MODES = [None, "grad", "update"]
-DTYPES = [np.float64, np.float32]
+
 N_STEPS = 100
 
 
@@ -33,93 +51,12 @@ def tol(dtype):
     return dict(rtol=2e-4, atol=2e-5)
 
 
-def make_params(dtype=np.float64, layout=LAYOUT, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=layout.size).astype(dtype)
-
-
-def make_grads(n_steps, dtype=np.float64, layout=LAYOUT, seed=1):
-    """Flat random gradients whose scale changes from step to step (so AMSGrad's max matters)."""
-    rng = np.random.default_rng(seed)
-    return [
-        (rng.uniform(0.1, 2.0) * rng.normal(size=layout.size)).astype(dtype) for _ in range(n_steps)
-    ]
-
-
-FUSED = {
-    "SGD": fastopt.SGD,
-    "Momentum": fastopt.Momentum,
-    "RMSprop": fastopt.RMSprop,
-    "Adam": fastopt.Adam,
-    "AdamW": fastopt.AdamW,
-    "Adagrad": fastopt.Adagrad,
-}
-REFERENCE = {
-    "SGD": ref.SGD,
-    "Momentum": lambda **kw: ref.SGD(**{"momentum": 0.9, **kw}),
-    "RMSprop": ref.RMSprop,
-    "Adam": ref.Adam,
-    "AdamW": ref.AdamW,
-    "Adagrad": ref.Adagrad,
-}
-
-OPTIONS = {
-    "SGD": [
-        dict(lr=0.05),
-        dict(lr=0.05, weight_decay=0.1),
-        dict(lr=0.05, momentum=0.9),
-        dict(lr=0.05, momentum=0.9, dampening=0.3),
-        dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.1),
-        dict(lr=0.05, momentum=0.9, nesterov=True),
-        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
-    ],
-    "Momentum": [
-        dict(lr=0.05),
-    ],
-    "RMSprop": [
-        dict(lr=0.01),
-        dict(lr=0.01, centered=True),
-        dict(lr=0.01, momentum=0.9),
-        dict(lr=0.01, momentum=0.9, centered=True),
-        dict(lr=0.01, weight_decay=0.1),
-        dict(lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.1),
-    ],
-    "Adam": [
-        dict(lr=0.01),
-        dict(lr=0.01, amsgrad=True),
-        dict(lr=0.01, weight_decay=0.1),
-        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
-    ],
-    "AdamW": [
-        dict(lr=0.01),  # default weight_decay=1e-2
-        dict(lr=0.01, weight_decay=0.0),
-        dict(lr=0.01, amsgrad=True),
-        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
-    ],
-    "Adagrad": [
-        dict(lr=0.1),
-        dict(lr=0.1, lr_decay=0.05),
-        dict(lr=0.1, weight_decay=0.1),
-        dict(lr=0.1, initial_accumulator_value=0.5),
-        dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
-    ],
-}
-CASES = [
-    pytest.param(name, kw, id=f"{name}-" + "-".join(f"{k}={v}" for k, v in kw.items()))
-    for name, kws in OPTIONS.items()
-    for kw in kws
-]
-# One rich option set per optimizer, for the tests that do not need every option.
-RICH = {name: kws[-1] for name, kws in OPTIONS.items()}
-RICH["SGD"] = dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.1)
-
-
 def buffer_keys(ref_state):
     return tuple(k for k in ref_state if k != "step")
 
 
 def run_against_reference(
-    name, kwargs, dtype, gc, *, layout=LAYOUT, n_steps=N_STEPS, lr=None, seed=0
+    info, kwargs, dtype, gc, *, layout=LAYOUT, n_steps=N_STEPS, lr=None, seed=0
 ):
     """Step fused and reference side by side; compare params every step, state at the end.
 
@@ -128,8 +65,8 @@ def run_against_reference(
     kwargs = {**kwargs, "gc": gc}
     if lr is not None:
         kwargs["lr"] = lr
-    opt = FUSED[name](**kwargs)
-    ref_opt = REFERENCE[name](**kwargs)
+    opt = info.cls(**kwargs)
+    ref_opt = info.reference(**kwargs)
     params = make_params(dtype, layout, seed)
     ref_flat = params.copy()
     ref_params = layout.views(ref_flat)  # the reference writes through these views
@@ -170,11 +107,11 @@ def run_against_reference(
 # --------------------------------------------------------------------------- vs reference
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize(("name", "kwargs"), CASES)
-def test_matches_reference(name, kwargs, gc, dtype):
-    params, _ = run_against_reference(name, kwargs, dtype, gc)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize(("info", "kwargs"), option_cases())
+def test_matches_reference(info, kwargs, gc, dtype):
+    params, _ = run_against_reference(info, kwargs, dtype, gc)
     assert not np.array_equal(params, make_params(dtype))  # it did move
 
 
@@ -187,37 +124,46 @@ SCHEDULES = [
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
+@pytest.mark.parametrize("info", info_cases())
 @pytest.mark.parametrize("gc", [None, "update"])
-def test_schedule_lr_matches_reference(name, schedule, gc):
-    opt = FUSED[name](**{**RICH[name], "lr": schedule})
+def test_schedule_lr_matches_reference(info, schedule, gc):
+    opt = info.cls(**{**info.rich, "lr": schedule})
     assert [opt.lr_at(t) for t in range(N_STEPS)] == [schedule(t) for t in range(N_STEPS)]
-    run_against_reference(name, RICH[name], np.float64, gc, lr=schedule)
+    run_against_reference(info, info.rich, np.float64, gc, lr=schedule)
 
 
 def test_schedule_lr_differs_from_constant_lr():
     """The schedule is really used: a warm-up start is not the constant-lr run."""
+    adam = BY_NAME["Adam"]
     p_sched, _ = run_against_reference(
-        "Adam",
-        RICH["Adam"],
+        adam,
+        adam.rich,
         np.float64,
         None,
         lr=Cosine(0.01, total_steps=50, warmup=10),
         n_steps=20,
     )
-    p_const, _ = run_against_reference("Adam", RICH["Adam"], np.float64, None, n_steps=20)
+    p_const, _ = run_against_reference(adam, adam.rich, np.float64, None, n_steps=20)
     assert not np.allclose(p_sched, p_const)
 
 
-def test_momentum_is_sgd_with_momentum_09():
+def test_momentum_is_sgd_with_momentum_09_under_its_own_name():
     opt = fastopt.Momentum(lr=0.1)
-    assert opt.momentum == 0.9 and opt.name == "sgd"
+    assert opt.momentum == 0.9 and opt.name == "momentum"
     assert opt.hyperparameters() == fastopt.SGD(lr=0.1, momentum=0.9).hyperparameters()
+    assert opt.init(make_params(), LAYOUT).optimizer == "momentum"
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CASES)
-def test_hyperparameters_and_repr(name, kwargs):
-    opt = FUSED[name](**kwargs, gc="grad")
+def test_every_optimizer_is_listed_under_its_state_name():
+    assert set(fo.OPTIMIZERS.values()) == {info.cls for info in OPTIMIZERS}
+    for name, cls in fo.OPTIMIZERS.items():
+        assert cls.name == name
+    assert len({cls.name for cls in fo.OPTIMIZERS.values()}) == len(fo.OPTIMIZERS)
+
+
+@pytest.mark.parametrize(("info", "kwargs"), option_cases())
+def test_hyperparameters_and_repr(info, kwargs):
+    opt = info.cls(**kwargs, gc="grad")
     hp = opt.hyperparameters()
     for key, value in kwargs.items():
         assert hp[key] == value, key
@@ -260,13 +206,13 @@ def test_big_layout_is_above_parallel_threshold():
 
 
 def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
-    from fastopt.optim import CHUNK, _chunk_table
+    from fastopt.optim import CHUNK, chunk_table
 
     for centralize in (False, True):
-        table = _chunk_table(BIG, centralize)
+        table = chunk_table(BIG, centralize)
         assert table[0, 0] == 0 and table[-1, 1] == BIG.size
         np.testing.assert_array_equal(table[1:, 0], table[:-1, 1])  # no gap, no overlap
-    table = _chunk_table(BIG, True)
+    table = chunk_table(BIG, True)
     for spec in BIG:
         inside = table[(table[:, 0] >= spec.offset) & (table[:, 1] <= spec.stop)]
         assert inside[0, 0] == spec.offset and inside[-1, 1] == spec.stop
@@ -277,22 +223,22 @@ def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
             assert sizes.max() <= max(CHUNK, row)
         else:
             assert (inside[:, 2] == 0).all()
-    assert (_chunk_table(BIG, False)[:, 2] == 0).all()
+    assert (chunk_table(BIG, False)[:, 2] == 0).all()
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize("name", ["SGD", "RMSprop", "Adam", "AdamW", "Adagrad"])
-def test_parallel_path_matches_reference_and_serial(name, gc, dtype, monkeypatch):
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize("info", info_cases())
+def test_parallel_path_matches_reference_and_serial(info, gc, dtype, monkeypatch):
     n_steps = 3
     parallel_calls = spy(monkeypatch, "step_parallel")
     serial_calls = spy(monkeypatch, "step_serial")
-    p_par, s_par = run_against_reference(name, RICH[name], dtype, gc, layout=BIG, n_steps=n_steps)
+    p_par, s_par = run_against_reference(info, info.rich, dtype, gc, layout=BIG, n_steps=n_steps)
     assert len(parallel_calls) == n_steps and not serial_calls
 
     # Forcing the serial path gives bit-identical results.
     monkeypatch.setattr(fo, "PARALLEL_MIN_SIZE", BIG.size + 1)
-    opt = FUSED[name](**RICH[name], gc=gc)
+    opt = info.cls(**info.rich, gc=gc)
     p_ser = make_params(dtype, BIG)
     s_ser = opt.init(p_ser, BIG)
     for g in make_grads(n_steps, dtype, BIG, seed=1):
@@ -303,15 +249,15 @@ def test_parallel_path_matches_reference_and_serial(name, gc, dtype, monkeypatch
     assert s_par.step == s_ser.step == n_steps
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize("name", list(FUSED))
-def test_threaded_path_on_odd_layout_is_bit_identical_to_serial(name, gc, dtype, monkeypatch):
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize("info", info_cases())
+def test_threaded_path_on_odd_layout_is_bit_identical_to_serial(info, gc, dtype, monkeypatch):
     results = {}
     for threshold in (1, LAYOUT.size + 1):
         monkeypatch.setattr(fo, "PARALLEL_MIN_SIZE", threshold)
         calls = spy(monkeypatch, "step_parallel")
-        opt = FUSED[name](**RICH[name], gc=gc)
+        opt = info.cls(**info.rich, gc=gc)
         params = make_params(dtype)
         state = opt.init(params, LAYOUT)
         for g in make_grads(10, dtype):
@@ -326,10 +272,10 @@ def test_threaded_path_on_odd_layout_is_bit_identical_to_serial(name, gc, dtype,
 WIDE = Layout([("W", (5, 37)), ("b", (37,)), ("K", (3, 4, 4, 4)), ("one", (1, 1))])
 
 
-def run_at(name, gc, dtype, gap_pg, gap_gb, n_steps=3):
+def run_at(info, gc, dtype, gap_pg, gap_gb, n_steps=3):
     """Run with params, grads and state buffers carved from one array, ``gap_pg`` entries
     between params and grads and ``gap_gb`` between grads and the buffers."""
-    opt = FUSED[name](**RICH[name], gc=gc)
+    opt = info.cls(**info.rich, gc=gc)
     n, k = WIDE.size, len(opt.buffer_names)
     base = np.zeros(2 * n + k * n + gap_pg + gap_gb, dtype=dtype)
     params = base[:n]
@@ -344,15 +290,15 @@ def run_at(name, gc, dtype, gap_pg, gap_gb, n_steps=3):
     return params.copy(), state.buffers.copy()
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize("name", list(FUSED))
-def test_result_does_not_depend_on_where_the_arrays_live(name, gc, dtype):
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize("info", info_cases())
+def test_result_does_not_depend_on_where_the_arrays_live(info, gc, dtype):
     """Bit-identical steps whatever the arrays' relative addresses (vectorized loops with
     runtime overlap checks must not change the summation order of GC row means)."""
-    p_far, b_far = run_at(name, gc, dtype, 1000, 1000)
+    p_far, b_far = run_at(info, gc, dtype, 1000, 1000)
     for gap_pg, gap_gb in [(0, 0), (1, 3), (1000, 0), (0, 1000), (8, 8)]:
-        p, b = run_at(name, gc, dtype, gap_pg, gap_gb)
+        p, b = run_at(info, gc, dtype, gap_pg, gap_gb)
         np.testing.assert_array_equal(p, p_far, err_msg=f"gaps {gap_pg}, {gap_gb}")
         np.testing.assert_array_equal(b, b_far, err_msg=f"gaps {gap_pg}, {gap_gb}")
 
@@ -360,7 +306,7 @@ def test_result_does_not_depend_on_where_the_arrays_live(name, gc, dtype):
 # --------------------------------------------------------------------------- GC
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_centralize_in_place_matches_reference(dtype):
     rng = np.random.default_rng(7)
     x = (rng.normal(size=LAYOUT.size) + 3.0).astype(dtype)
@@ -469,7 +415,7 @@ def test_gc_modes_of_momentum_sgd_take_the_same_steps_but_keep_different_buffers
 
 
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_gc_grad_and_update_coincide_for_plain_sgd(weight_decay, dtype):
     p_grad, _ = run_fused(fastopt.SGD(lr=0.1, weight_decay=weight_decay, gc="grad"), dtype=dtype)
     p_upd, _ = run_fused(fastopt.SGD(lr=0.1, weight_decay=weight_decay, gc="update"), dtype=dtype)
@@ -479,16 +425,16 @@ def test_gc_grad_and_update_coincide_for_plain_sgd(weight_decay, dtype):
 
 
 @pytest.mark.parametrize("gc", ["grad", "update"])
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("name", list(FUSED))
-def test_gc_never_moves_rows_of_length_one(name, gc, dtype):
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("info", info_cases())
+def test_gc_never_moves_rows_of_length_one(info, gc, dtype):
     """A row of one entry centralizes to exactly 0, so (1, 1) and (n, 1) tensors stay put."""
-    opt = FUSED[name](**RICH[name], gc=gc)
+    opt = info.cls(**info.rich, gc=gc)
     params, _ = run_fused(opt, n_steps=20, dtype=dtype)
     start = LAYOUT.views(make_params(dtype))
     views = LAYOUT.views(params)
     for tname in ("one", "col"):
-        if name == "AdamW" and gc == "grad":
+        if not info.l2_weight_decay and gc == "grad":
             # Decoupled decay is not part of the gradient: it still shrinks these entries.
             decay = (1 - opt.lr * opt.weight_decay) ** 20
             np.testing.assert_allclose(views[tname], start[tname] * decay, **tol(dtype))
@@ -499,42 +445,50 @@ def test_gc_never_moves_rows_of_length_one(name, gc, dtype):
 
 # --------------------------------------------------------------------------- vs torch
 
-TORCH_CASES = [
-    pytest.param(name, kw, id=f"{name}-" + "-".join(f"{k}={v}" for k, v in kw.items()))
-    for name, kws in OPTIONS.items()
-    for kw in kws
-    if name != "Momentum"
-] + [pytest.param("Momentum", dict(lr=0.05, momentum=0.9), id="Momentum")]
+
+@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
+def test_matches_torch_float64(info, kwargs):
+    run_against_torch(info, kwargs, np.float64, implementation="fused", rtol=1e-10, atol=1e-12)
 
 
-def run_against_torch(name, kwargs, dtype, rtol, atol, n_steps=50):
-    torch = pytest.importorskip("torch")
-    torch_name = "SGD" if name == "Momentum" else name
-    params = make_params(dtype)
-    torch_params = {
-        n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in LAYOUT.views(params).items()
-    }
-    theirs = getattr(torch.optim, torch_name)(list(torch_params.values()), foreach=False, **kwargs)
-    ours = FUSED[name](**kwargs)
-    state = ours.init(params, LAYOUT)
-    for i, g in enumerate(make_grads(n_steps, dtype)):
-        for n, gv in LAYOUT.views(g).items():
-            torch_params[n].grad = torch.from_numpy(gv.copy())
-        theirs.step()
-        ours.step(params, g, state)
-        expected = LAYOUT.pack({n: tp.detach().numpy() for n, tp in torch_params.items()})
-        assert expected.dtype == dtype
-        np.testing.assert_allclose(params, expected, rtol=rtol, atol=atol, err_msg=f"step {i}")
+@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
+def test_matches_torch_float32(info, kwargs):
+    run_against_torch(info, kwargs, np.float32, implementation="fused", rtol=2e-4, atol=2e-5)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), TORCH_CASES)
-def test_matches_torch_float64(name, kwargs):
-    run_against_torch(name, kwargs, np.float64, rtol=1e-10, atol=1e-12)
+@pytest.mark.parametrize("info", info_cases(torch_only=True))
+def test_schedule_matches_torch_fed_the_same_rates(info):
+    run_against_torch(
+        info,
+        info.rich,
+        np.float64,
+        implementation="fused",
+        rtol=1e-10,
+        atol=1e-12,
+        lr=Exponential(0.1, gamma=0.5, warmup=2),
+    )
 
 
-@pytest.mark.parametrize(("name", "kwargs"), TORCH_CASES)
-def test_matches_torch_float32(name, kwargs):
-    run_against_torch(name, kwargs, np.float32, rtol=2e-4, atol=2e-5)
+@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
+def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs):
+    """gc="grad" == torch fed centralize(g + wd * p) with its own L2 decay off (AdamW: its
+    decoupled decay kept, fed centralize(g))."""
+    wd = info.cls(**kwargs).weight_decay
+    if info.l2_weight_decay:
+        overrides, fed = {"weight_decay": 0.0}, lambda p, g: centralize_one(g + wd * p)
+    else:
+        overrides, fed = {}, lambda p, g: centralize_one(g)
+    run_against_torch(
+        info,
+        kwargs,
+        np.float64,
+        implementation="fused",
+        rtol=1e-10,
+        atol=1e-12,
+        gc="grad",
+        torch_overrides=overrides,
+        torch_grad=fed,
+    )
 
 
 # --------------------------------------------------------------------------- convergence
@@ -624,23 +578,18 @@ def test_converges(name, problem, gc):
 
 # --------------------------------------------------------------------------- check_finite
 
-FINITE_CASES = [
-    ("SGD", dict(lr=0.05)),
-    ("SGD", RICH["SGD"]),
-    ("RMSprop", RICH["RMSprop"]),
-    ("Adam", RICH["Adam"]),
-    ("AdamW", RICH["AdamW"]),
-    ("Adagrad", RICH["Adagrad"]),
+FINITE_CASES = [pytest.param(BY_NAME["SGD"], dict(lr=0.05), id="SGD-plain")] + [
+    pytest.param(info, info.rich, id=info.name) for info in OPTIMIZERS
 ]
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
 @pytest.mark.parametrize(("tensor", "index"), [("K", 5), ("b", 4), ("one", 0)])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize(("name", "kwargs"), FINITE_CASES)
-def test_check_finite_raises_and_leaves_everything_unchanged(name, kwargs, gc, tensor, index, bad):
-    opt = FUSED[name](**kwargs, gc=gc)
-    twin = FUSED[name](**kwargs, gc=gc)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize(("info", "kwargs"), FINITE_CASES)
+def test_check_finite_raises_and_leaves_everything_unchanged(info, kwargs, gc, tensor, index, bad):
+    opt = info.cls(**kwargs, gc=gc)
+    twin = info.cls(**kwargs, gc=gc)
     grads = make_grads(4)
     params, twin_params = make_params(), make_params()
     state, twin_state = opt.init(params, LAYOUT), twin.init(twin_params, LAYOUT)
@@ -684,10 +633,10 @@ def test_check_finite_names_the_first_bad_tensor():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
 @pytest.mark.parametrize("tensor", ["K", "b"])
-@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
-@pytest.mark.parametrize(("name", "kwargs"), FINITE_CASES)
-def test_without_check_finite_nan_propagates_like_reference(name, kwargs, gc, tensor, bad):
-    opt, ref_opt = FUSED[name](**kwargs, gc=gc), REFERENCE[name](**kwargs, gc=gc)
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize(("info", "kwargs"), FINITE_CASES)
+def test_without_check_finite_nan_propagates_like_reference(info, kwargs, gc, tensor, bad):
+    opt, ref_opt = info.cls(**kwargs, gc=gc), info.reference(**kwargs, gc=gc)
     params = make_params()
     ref_flat = params.copy()
     ref_params = LAYOUT.views(ref_flat)
@@ -740,20 +689,15 @@ def test_infinite_param_stays_infinite_without_weight_decay(kwargs):
 
 # --------------------------------------------------------------------------- save / load
 
-SAVE_CASES = [
-    ("SGD", dict(lr=0.05)),
-    ("SGD", RICH["SGD"]),
-    ("RMSprop", RICH["RMSprop"]),
-    ("Adam", RICH["Adam"]),
-    ("AdamW", dict(lr=0.01, weight_decay=0.1)),
-    ("Adagrad", RICH["Adagrad"]),
+SAVE_CASES = [pytest.param(BY_NAME["SGD"], dict(lr=0.05), id="SGD-plain")] + [
+    pytest.param(info, info.rich, id=info.name) for info in OPTIMIZERS
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize(("name", "kwargs"), SAVE_CASES)
-def test_save_load_round_trip_is_exact(name, kwargs, dtype, tmp_path):
-    opt = FUSED[name](**kwargs, gc="grad")
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(("info", "kwargs"), SAVE_CASES)
+def test_save_load_round_trip_is_exact(info, kwargs, dtype, tmp_path):
+    opt = info.cls(**kwargs, gc="grad")
     grads = make_grads(15, dtype)
     params = make_params(dtype)
     state = opt.init(params, LAYOUT)
@@ -763,7 +707,7 @@ def test_save_load_round_trip_is_exact(name, kwargs, dtype, tmp_path):
     state.save(path)
 
     params2 = params.copy()
-    loaded = FUSED[name](**kwargs, gc="grad").load_state(path, params2, LAYOUT)
+    loaded = info.cls(**kwargs, gc="grad").load_state(path, params2, LAYOUT)
     assert loaded.step == 5 and loaded.optimizer == state.optimizer
     assert loaded.buffer_names == state.buffer_names
     assert loaded.layout == LAYOUT and loaded.dtype == dtype
@@ -834,24 +778,239 @@ def test_load_rejects_other_buffers(saved, loader, tmp_path):
         loader.load_state(path, params, LAYOUT)
 
 
-def test_load_rejects_non_fastopt_npz(tmp_path):
+def adam_meta(**changes):
+    """The meta of a valid 3-step Adam float64 state for LAYOUT, with ``changes`` (a value
+    of ``MISSING`` drops the key)."""
+    meta = {
+        "format": fo.STATE_FORMAT,
+        "version": fo.STATE_VERSION,
+        "optimizer": "adam",
+        "buffer_names": ["exp_avg", "exp_avg_sq"],
+        "layout": [[spec.name, list(spec.shape)] for spec in LAYOUT],
+        "dtype": "float64",
+        "step": 3,
+    }
+    meta.update(changes)
+    return {k: v for k, v in meta.items() if v is not MISSING}
+
+
+MISSING = object()
+GOOD_BUFFERS = np.full((2, LAYOUT.size), 0.5)
+
+
+def npz(meta=None, buffers=GOOD_BUFFERS, *, raw_meta=None, **arrays):
+    """A writer of a hand-made .npz: ``meta`` (a dict, JSON-encoded) or ``raw_meta`` (an
+    array as is), ``buffers`` and other arrays."""
+
+    def write(path):
+        members = dict(arrays)
+        if meta is not None:
+            members["meta"] = np.array(json.dumps(meta))
+        if raw_meta is not None:
+            members["meta"] = raw_meta
+        if buffers is not None:
+            members["buffers"] = buffers
+        with open(path, "wb") as f:
+            np.savez(f, **members)
+
+    return write
+
+
+def raw_bytes(data):
+    def write(path):
+        path.write_bytes(data)
+
+    return write
+
+
+def from_saved(edit):
+    """A writer that saves a real Adam state, then passes its bytes through ``edit``."""
+
+    def write(path):
+        opt = fastopt.Adam()
+        params = make_params()
+        state = opt.init(params, LAYOUT)
+        opt.step(params, make_grads(1)[0], state)
+        state.save(path)
+        path.write_bytes(edit(path.read_bytes()))
+
+    return write
+
+
+def npy_bytes(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array)
+    return buffer.getvalue()
+
+
+def zip_of(members):
+    """A writer of a zip archive with raw ``members`` (name -> bytes)."""
+
+    def write(path):
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+
+    return write
+
+
+def flip_byte(data, index=400):
+    return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
+
+
+FORGERIES = [
+    ("empty", raw_bytes(b""), "the file is empty"),
+    ("random-bytes", raw_bytes(np.random.default_rng(0).bytes(300)), "not an .npz"),
+    ("a-pickle", raw_bytes(pickle.dumps({"step": 3})), "not an .npz"),
+    ("npy-file", raw_bytes(npy_bytes(np.zeros(3))), "single .npy array"),
+    ("truncated-half", from_saved(lambda b: b[: len(b) // 2]), "damaged or truncated"),
+    ("truncated-tail", from_saved(lambda b: b[:-10]), "damaged or truncated"),
+    ("flipped-data-byte", from_saved(flip_byte), "damaged or truncated"),
+    ("other-arrays", npz(None, None, weights=np.zeros(3)), r"holds \['weights.npy'\]"),
+    ("no-meta", npz(None), "holds"),
+    ("no-buffers", npz(adam_meta(), None), "holds"),
+    ("extra-array", npz(adam_meta(), extra=np.zeros(1)), "holds"),
+    ("meta-not-json", npz(raw_meta=np.array("{not json")), "meta is not JSON"),
+    ("meta-a-list", npz([1, 2]), "meta is a JSON list"),
+    ("meta-numbers", npz(raw_meta=np.zeros(3)), "meta must be one string"),
+    ("meta-objects", npz(raw_meta=np.array([{"a": 1}], dtype=object)), "Python objects"),
+    *[
+        (f"no-{key}", npz(adam_meta(**{key: MISSING})), f"meta lacks \\['{key}'\\]")
+        for key in fo._STATE_KEYS
+    ],
+    ("unknown-key", npz(adam_meta(hack=1)), r"unknown keys \['hack'\]"),
+    ("other-format", npz(adam_meta(format="other")), "format is 'other'"),
+    ("version-2", npz(adam_meta(version=2)), "version 2"),
+    ("version-true", npz(adam_meta(version=True)), "version True"),
+    ("version-str", npz(adam_meta(version="1")), "version '1'"),
+    ("version-float", npz(adam_meta(version=1.0)), "version 1.0"),
+    ("optimizer-int", npz(adam_meta(optimizer=3)), "optimizer name is 3"),
+    ("buffer-names-str", npz(adam_meta(buffer_names="exp_avg")), "buffer_names"),
+    ("buffer-names-ints", npz(adam_meta(buffer_names=[1, 2])), "buffer_names"),
+    ("buffer-names-twice", npz(adam_meta(buffer_names=["exp_avg"] * 2)), "buffer_names"),
+    ("layout-str", npz(adam_meta(layout="W")), "layout must be"),
+    ("layout-bare-shape", npz(adam_meta(layout=[["W", 12]])), "layout must be"),
+    ("layout-triple", npz(adam_meta(layout=[["W", [12], 0]])), "layout must be"),
+    ("layout-empty", npz(adam_meta(layout=[])), "layout is invalid"),
+    ("layout-negative", npz(adam_meta(layout=[["W", [3, -4]]])), "layout is invalid"),
+    ("layout-float", npz(adam_meta(layout=[["W", [3, 4.5]]])), "layout is invalid"),
+    ("layout-bool", npz(adam_meta(layout=[["W", [True]]])), "layout is invalid"),
+    ("layout-int-name", npz(adam_meta(layout=[[3, [2]]])), "layout is invalid"),
+    ("layout-twice", npz(adam_meta(layout=[["W", [2]], ["W", [2]]])), "layout is invalid"),
+    ("dtype-float16", npz(adam_meta(dtype="float16")), "dtype is 'float16'"),
+    ("dtype-int", npz(adam_meta(dtype=64)), "dtype is 64"),
+    ("step-negative", npz(adam_meta(step=-1)), "step must be >= 0"),
+    ("step-float", npz(adam_meta(step=2.5)), "step must be an int"),
+    ("step-str", npz(adam_meta(step="3")), "step must be an int"),
+    ("step-true", npz(adam_meta(step=True)), "step must be an int"),
+    ("step-null", npz(adam_meta(step=None)), "step must be an int"),
+    ("step-huge", npz(adam_meta(step=2**63)), "step must be <="),
+    ("buffers-shape", npz(adam_meta(), np.zeros((3, LAYOUT.size))), "buffers have shape"),
+    ("buffers-flat", npz(adam_meta(), np.zeros(2 * LAYOUT.size)), "buffers have shape"),
+    ("buffers-float32", npz(adam_meta(), GOOD_BUFFERS.astype(np.float32)), "dtype float32"),
+    (
+        "buffers-objects",
+        npz(adam_meta(), np.empty((2, LAYOUT.size), dtype=object)),
+        "Python objects",
+    ),
+    (
+        "buffers-short",
+        zip_of(
+            {
+                "meta.npy": npy_bytes(np.array(json.dumps(adam_meta()))),
+                "buffers.npy": npy_bytes(GOOD_BUFFERS)[:-8],
+            }
+        ),
+        "buffers.npy is truncated",
+    ),
+    (
+        "buffers-long",
+        zip_of(
+            {
+                "meta.npy": npy_bytes(np.array(json.dumps(adam_meta()))),
+                "buffers.npy": npy_bytes(GOOD_BUFFERS) + b"\0" * 8,
+            }
+        ),
+        "more bytes than its header",
+    ),
+]
+
+
+def test_the_hand_made_state_is_valid(tmp_path):
+    """The forgeries below each change one thing of this file, which loads."""
+    path = tmp_path / "state.npz"
+    npz(adam_meta())(path)
     params = make_params()
-    path = tmp_path / "other.npz"
-    np.savez(path, weights=np.zeros(3))
-    with pytest.raises(ValueError, match="not a fastopt optimizer state"):
+    state = fastopt.Adam().load_state(path, params, LAYOUT)
+    assert state.step == 3
+    np.testing.assert_array_equal(state.buffers, GOOD_BUFFERS)
+    fastopt.Adam().step(params, make_grads(1)[0], state)
+    assert np.isfinite(params).all()
+
+
+@pytest.mark.parametrize(
+    ("write", "why"), [pytest.param(w, why, id=name) for name, w, why in FORGERIES]
+)
+def test_load_refuses_a_forged_or_damaged_file(write, why, tmp_path):
+    path = tmp_path / "state.npz"
+    write(path)
+    params = make_params()
+    prefix = f"'{path}' is not a valid fastopt optimizer state: "
+    with pytest.raises(ValueError, match="^" + re.escape(prefix) + ".*" + why) as error:
         fastopt.Adam().load_state(path, params, LAYOUT)
-    # meta and buffers present, but not our format.
-    fake = tmp_path / "fake.npz"
-    np.savez(fake, meta=np.array('{"format": "other"}'), buffers=np.zeros((2, LAYOUT.size)))
-    with pytest.raises(ValueError, match="not a fastopt optimizer state"):
-        fastopt.Adam().load_state(fake, params, LAYOUT)
+    assert "pickle" not in str(error.value).replace("(a pickle)", "")
+    np.testing.assert_array_equal(params, make_params())
 
 
-def test_load_rejects_npy_file_with_value_error(tmp_path):
-    path = tmp_path / "array.npy"
-    np.save(path, np.zeros(3))
-    with pytest.raises(ValueError, match="not a fastopt optimizer state"):
-        fastopt.Adam().load_state(path, make_params(), LAYOUT)
+def test_load_refuses_a_folder_and_reports_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=re.escape(f"'{tmp_path}' is not a valid") + ".*folder"):
+        fastopt.Adam().load_state(tmp_path, make_params(), LAYOUT)
+    missing = tmp_path / "nope.npz"
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        fastopt.Adam().load_state(missing, make_params(), LAYOUT)
+
+
+@pytest.mark.parametrize("path", [3, None, ["state.npz"]])
+def test_save_and_load_refuse_a_path_that_is_not_one(path, tmp_path):
+    """An int would be opened as a file descriptor: written to, or read from."""
+    opt, params, state, _ = fresh()
+    with pytest.raises(TypeError, match="path"):
+        state.save(path)
+    with pytest.raises(TypeError, match="path"):
+        opt.load_state(path, params, LAYOUT)
+
+
+def test_load_accepts_str_and_bytes_paths(tmp_path):
+    opt, params, state, _ = fresh()
+    state.save(str(tmp_path / "a.npz"))
+    assert opt.load_state(os.fsencode(tmp_path / "a.npz"), params, LAYOUT).step == 0
+
+
+@pytest.mark.parametrize(
+    ("step", "exc", "match"),
+    [
+        (-1, ValueError, "state.step must be >= 0"),
+        (2.5, TypeError, "state.step must be an int"),
+        ("3", TypeError, "state.step must be an int"),
+        (True, TypeError, "state.step must be an int"),
+    ],
+)
+def test_step_refuses_a_step_count_set_by_hand(step, exc, match, tmp_path):
+    opt, params, state, g = fresh()
+    state.step = step
+    with pytest.raises(exc, match=match):
+        opt.step(params, g, state)
+    with pytest.raises(exc, match=match):
+        state.save(tmp_path / "never-written.npz")
+    assert not (tmp_path / "never-written.npz").exists()
+    np.testing.assert_array_equal(params, make_params())
+
+
+def test_a_numpy_step_count_is_saved_as_an_int(tmp_path):
+    opt, params, state, g = fresh()
+    state.step = np.int64(4)
+    state.save(tmp_path / "s.npz")
+    assert opt.load_state(tmp_path / "s.npz", params, LAYOUT).step == 4
 
 
 def test_loaded_state_is_bound_to_the_params_it_was_loaded_for(tmp_path):
@@ -878,17 +1037,17 @@ def test_state_getitem_and_repr():
 
 # --------------------------------------------------------------------------- bad input
 
-OPTIMIZER_CLASSES = list(FUSED.values())
+OPTIMIZER_CLASSES = [info.cls for info in OPTIMIZERS]
 
 
-@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=list(FUSED))
+@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=NAMES)
 @pytest.mark.parametrize("lr", [0.0, -0.1, np.nan, np.inf, -np.inf])
 def test_bad_lr_value(cls, lr):
     with pytest.raises(ValueError, match="lr"):
         cls(lr=lr)
 
 
-@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=list(FUSED))
+@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=NAMES)
 @pytest.mark.parametrize("lr", ["0.1", None, True, lambda t: 0.1])
 def test_bad_lr_type(cls, lr):
     with pytest.raises(TypeError, match="lr"):
@@ -944,7 +1103,7 @@ def test_bad_hyperparameter(make, exc, match):
         make()
 
 
-@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=list(FUSED))
+@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=NAMES)
 @pytest.mark.parametrize("gc", ["weights", "Grad", "", True, 1])
 def test_unknown_gc_mode(cls, gc):
     with pytest.raises(ValueError, match="gc"):
@@ -1067,11 +1226,59 @@ def test_state_accepts_another_view_of_the_same_params():
     assert state.step == 1
 
 
-def test_grads_is_params():
-    opt, params, state, _ = fresh()
-    with pytest.raises(ValueError, match="grads is params"):
-        opt.step(params, params, state)
+ALIASES = [
+    pytest.param(lambda p: p, id="is"),
+    pytest.param(lambda p: p[:], id="[:]"),
+    pytest.param(lambda p: p[::1], id="[::1]"),
+    pytest.param(lambda p: p.view(), id="view"),
+    pytest.param(lambda p: p.reshape(1, -1)[0], id="reshaped"),
+    pytest.param(lambda p: p[::-1], id="reversed"),  # strided: copied, but refused first
+]
+
+
+@pytest.mark.parametrize("gc", GC_MODES, ids=GC_IDS)
+@pytest.mark.parametrize("alias", ALIASES)
+def test_grads_overlapping_params_are_refused(alias, gc):
+    opt, params, state, _ = fresh(fastopt.Adam(gc=gc))
+    with pytest.raises(ValueError, match="grads and params share memory"):
+        opt.step(params, alias(params), state)
     assert_untouched(params, state)
+
+
+@pytest.mark.parametrize("shift", [1, LAYOUT.size // 2, LAYOUT.size - 1])
+def test_grads_overlapping_params_in_one_bigger_buffer_are_refused(shift):
+    base = np.zeros(2 * LAYOUT.size)
+    params = base[: LAYOUT.size]
+    params[:] = make_params()
+    opt = fastopt.SGD(lr=0.1, momentum=0.9, gc="update")
+    state = opt.init(params, LAYOUT)
+    grads = base[shift : shift + LAYOUT.size]
+    with pytest.raises(ValueError, match="grads and params share memory"):
+        opt.step(params, grads, state)
+    assert_untouched(params, state)
+    # Right after params, not overlapping: accepted, and the same step as a copy.
+    after = base[LAYOUT.size :]
+    after[:] = make_grads(1)[0]
+    opt.step(params, after, state)
+    twin, twin_params, twin_state, g = fresh(fastopt.SGD(lr=0.1, momentum=0.9, gc="update"))
+    twin.step(twin_params, g, twin_state)
+    np.testing.assert_array_equal(params, twin_params)
+
+
+def test_overlap_with_state_buffers_is_refused():
+    opt, params, state, g = fresh(fastopt.Adam(gc="update"))
+    with pytest.raises(ValueError, match="grads shares memory with the state buffers"):
+        opt.step(params, state.buffers[1], state)
+    # params inside a buffer block of its own state.
+    n = LAYOUT.size
+    base = np.zeros(3 * n)
+    params = base[:n]
+    params[:] = make_params()
+    state = opt.init(params, LAYOUT)
+    state.buffers = base[n // 2 : n // 2 + 2 * n].reshape(2, n)
+    with pytest.raises(ValueError, match="params shares memory with the state buffers"):
+        opt.step(params, g, state)
+    assert state.step == 0
 
 
 def test_non_contiguous_grads_give_the_contiguous_result():
@@ -1083,3 +1290,223 @@ def test_non_contiguous_grads_give_the_contiguous_result():
     opt2.step(params2, g, state2)
     np.testing.assert_array_equal(params, params2)
     assert not np.array_equal(params, make_params())
+
+
+# --------------------------------------------------------------------------- the table, bools
+
+
+@pytest.mark.parametrize("info", info_cases())
+def test_the_table_uses_every_constructor_argument(info):
+    """A new hyperparameter needs a row in tests/optimizer_cases.py (gc: every test crosses
+    the GC modes)."""
+    arguments = set(inspect.signature(info.cls).parameters) - {"gc"}
+    assert set().union(*info.options) == arguments
+    assert set(info.rich) <= arguments
+
+
+BOOL_OPTIONS = [
+    pytest.param(info, name, id=f"{info.name}-{name}")
+    for info in OPTIMIZERS
+    for name, parameter in inspect.signature(info.cls).parameters.items()
+    if isinstance(parameter.default, bool)
+]
+
+
+def test_there_are_bool_options_to_check():
+    assert {(p.values[0].name, p.values[1]) for p in BOOL_OPTIONS} >= {
+        ("SGD", "nesterov"),
+        ("RMSprop", "centered"),
+        ("Adam", "amsgrad"),
+        ("AdamW", "amsgrad"),
+    }
+
+
+@pytest.mark.parametrize("value", ["False", "no", "true", "", 0, 1, 1.0, None, [True]])
+@pytest.mark.parametrize(("info", "option"), BOOL_OPTIONS)
+def test_bool_hyperparameters_refuse_anything_but_a_bool(info, option, value):
+    """Read by truthiness, "False" and "no" would mean True."""
+    with pytest.raises(TypeError, match=f"^{option} must be True or False"):
+        info.cls(**{**info.options[0], option: value})
+
+
+@pytest.mark.parametrize(("info", "option"), BOOL_OPTIONS)
+def test_bool_hyperparameters_accept_numpy_bools(info, option):
+    with_true = next(kw for kw in info.options if kw.get(option) is True)
+    opt = info.cls(**{**with_true, option: np.bool_(True)})
+    assert opt.hyperparameters() == info.cls(**with_true).hyperparameters()
+    assert type(getattr(opt, option)) is bool
+    assert getattr(info.cls(**{**info.options[0], option: np.bool_(False)}), option) is False
+
+
+@pytest.mark.parametrize("value", ["no", 1, None])
+def test_check_finite_must_be_a_bool(value):
+    opt, params, state, g = fresh()
+    with pytest.raises(TypeError, match="check_finite"):
+        opt.step(params, g, state, check_finite=value)
+    assert_untouched(params, state)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "hyper"),
+    [("adam", dict(amsgrad="no")), ("sgd", dict(momentum=0.9, nesterov="False"))],
+)
+def test_sweep_refuses_a_string_for_a_bool_hyperparameter(optimizer, hyper):
+    X = np.zeros((4, 2))
+    Y = np.zeros((4, 1))
+    name = next(iter(k for k in hyper if k != "momentum"))
+    with pytest.raises(TypeError, match=name):
+        fastopt.sweep(fastopt.MLP([2, 3, 1]), X, Y, optimizer=optimizer, lr=0.1, steps=2, **hyper)
+
+
+@pytest.mark.parametrize("gc", [["grad"], {"grad": 1}, b"grad"])
+def test_unhashable_or_bytes_gc_is_refused_by_name(gc):
+    with pytest.raises(ValueError, match="gc must be"):
+        fastopt.Adam(gc=gc)
+
+
+# --------------------------------------------------------------------------- Momentum's name
+
+
+@pytest.mark.parametrize(
+    ("saved", "loader"),
+    [
+        (fastopt.Momentum(lr=0.1), fastopt.SGD(lr=0.1, momentum=0.9)),
+        (fastopt.SGD(lr=0.1, momentum=0.9), fastopt.Momentum(lr=0.1)),
+    ],
+    ids=["momentum-into-sgd", "sgd-into-momentum"],
+)
+def test_momentum_and_sgd_states_do_not_mix(saved, loader, tmp_path):
+    assert saved.buffer_names == loader.buffer_names  # only the name tells them apart
+    path, params = saved_state(tmp_path, saved)
+    match = f"'{saved.name}' state; this optimizer is '{loader.name}'"
+    with pytest.raises(ValueError, match=match):
+        loader.load_state(path, params, LAYOUT)
+    state = saved.init(params, LAYOUT)
+    with pytest.raises(ValueError, match=f"state belongs to a '{saved.name}' optimizer"):
+        loader.step(params, make_grads(1)[0], state)
+    assert saved.load_state(path, params, LAYOUT).optimizer == saved.name
+
+
+# --------------------------------------------------------------------------- fill_initial_buffers
+
+
+@pytest.mark.parametrize("info", info_cases())
+def test_fill_initial_buffers_writes_what_init_starts_from(info):
+    opt = info.cls(**info.rich)
+    state = opt.init(make_params(), LAYOUT)
+    rows = len(opt.buffer_names)
+    taller = np.full((rows + 2, LAYOUT.size), 7.0)  # a grid's block: as tall as its tallest
+    opt.fill_initial_buffers(taller)
+    np.testing.assert_array_equal(taller[:rows], state.buffers)
+    np.testing.assert_array_equal(taller[rows:], 7.0)  # not this optimizer's rows
+    ref_state = info.reference(**info.rich).init(LAYOUT.views(make_params()))
+    for i, key in enumerate(opt.buffer_names):
+        np.testing.assert_array_equal(taller[i], LAYOUT.pack(ref_state[key]))
+
+
+def test_fill_initial_buffers_overwrites_and_has_no_private_alias():
+    opt = fastopt.Adagrad(initial_accumulator_value=0.25)
+    buffers = np.full((1, 5), -3.0, dtype=np.float32)
+    opt.fill_initial_buffers(buffers)
+    np.testing.assert_array_equal(buffers, 0.25)
+    assert buffers.dtype == np.float32
+    assert not hasattr(fastopt.Optimizer, "_initial_buffers")
+
+
+@pytest.mark.parametrize(
+    ("buffers", "exc", "match"),
+    [
+        ([[0.0] * 5], TypeError, "NumPy array"),
+        (np.zeros((1, 5), dtype=np.int64), TypeError, "float32 or float64"),
+        (np.zeros((1, 5), dtype=np.complex128), TypeError, "float32 or float64"),
+        (np.zeros(5), ValueError, "shape"),
+        (np.zeros((1, 2, 5)), ValueError, "shape"),
+        (np.zeros((1, 5)), ValueError, r"n_rows >= 2"),
+    ],
+)
+def test_fill_initial_buffers_bad_input(buffers, exc, match):
+    with pytest.raises(exc, match=match):
+        fastopt.Adam().fill_initial_buffers(buffers)
+
+
+def test_fill_initial_buffers_read_only():
+    buffers = np.zeros((2, 5))
+    buffers.setflags(write=False)
+    with pytest.raises(ValueError, match="read-only"):
+        fastopt.Adam().fill_initial_buffers(buffers)
+
+
+# --------------------------------------------------------------------------- lr_at
+
+
+@pytest.mark.parametrize("lr", [0.1, Cosine(0.1, total_steps=10)], ids=["float", "schedule"])
+def test_lr_at_refuses_negative_and_non_integer_steps(lr):
+    opt = fastopt.SGD(lr=lr)
+    assert opt.lr_at(np.int64(0)) == opt.lr_at(0) == 0.1
+    with pytest.raises(ValueError, match="t must be >= 0"):
+        opt.lr_at(-1)
+    with pytest.raises(TypeError, match="t must be an int"):
+        opt.lr_at(1.5)
+
+
+# --------------------------------------------------------------------------- _validate
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: check_int("n", np.int32(3)), 3),
+        (lambda: check_int("n", 3, 3, 3), 3),
+        (lambda: check_bool("flag", np.bool_(True)), True),
+        (lambda: check_bool("flag", False), False),
+        (lambda: check_positive("x", np.float32(0.5)), 0.5),
+        (lambda: check_positive("x", 0, allow_zero=True), 0.0),
+        (lambda: check_positive("x", 2), 2.0),
+        (lambda: check_fraction("x", 0.0), 0.0),
+        (lambda: check_fraction("x", 1, allow_one=True), 1.0),
+        (lambda: check_finite_or_none("x", -2), -2.0),
+        (lambda: check_finite_or_none("x", 2, positive=True), 2.0),
+    ],
+)
+def test_validators_return_canonical_python_values(call, expected):
+    value = call()
+    assert value == expected and type(value) is type(expected)
+
+
+def test_check_finite_or_none_maps_none_to_nan():
+    assert np.isnan(check_finite_or_none("x", None))
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: check_int("n", True), TypeError, "^n must be an int, got True"),
+        (lambda: check_int("n", np.bool_(True)), TypeError, "^n must be an int"),
+        (lambda: check_int("n", 3.0), TypeError, "^n must be an int"),
+        (lambda: check_int("n", "3"), TypeError, "^n must be an int"),
+        (lambda: check_int("n", 2, 3), ValueError, "^n must be >= 3, got 2"),
+        (lambda: check_int("n", 4, None, 3), ValueError, "^n must be <= 3, got 4"),
+        (lambda: check_bool("flag", "False"), TypeError, "^flag must be True or False"),
+        (lambda: check_bool("flag", 0), TypeError, "^flag must be True or False"),
+        (lambda: check_bool("flag", np.array(True)), TypeError, "^flag must be True or False"),
+        (lambda: check_positive("x", True), TypeError, "^x must be a number"),
+        (lambda: check_positive("x", "1"), TypeError, "^x must be a number"),
+        (lambda: check_positive("x", 1j), TypeError, "^x must be a number"),
+        (lambda: check_positive("x", 0), ValueError, "^x must be finite and > 0"),
+        (lambda: check_positive("x", -1, allow_zero=True), ValueError, ">= 0"),
+        (lambda: check_positive("x", np.nan), ValueError, "^x must be finite"),
+        (lambda: check_positive("x", np.inf, allow_zero=True), ValueError, "^x must be finite"),
+        (lambda: check_fraction("x", 1.0), ValueError, r"^x must lie in \[0, 1\)"),
+        (lambda: check_fraction("x", -0.1), ValueError, r"^x must lie in \[0, 1\)"),
+        (lambda: check_fraction("x", np.nan), ValueError, "^x must lie in"),
+        (lambda: check_fraction("x", 1.5, allow_one=True), ValueError, r"\[0, 1\]"),
+        (lambda: check_fraction("x", False), TypeError, "^x must be a number"),
+        (lambda: check_finite_or_none("x", "a"), TypeError, "^x must be a number or None"),
+        (lambda: check_finite_or_none("x", True), TypeError, "^x must be a number or None"),
+        (lambda: check_finite_or_none("x", np.inf), ValueError, "^x must be finite"),
+        (lambda: check_finite_or_none("x", 0, positive=True), ValueError, "finite and > 0"),
+    ],
+)
+def test_validators_refuse_naming_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

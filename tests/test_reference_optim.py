@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from fastopt.reference.optim import SGD, Adagrad, Adam, AdamW, RMSprop, centralize
+from tests.optimizer_cases import centralize_one, info_cases, option_cases, run_against_torch
 
 SHAPES = {"W": (3, 4), "b": (5,), "one": (1, 1), "K": (2, 3, 2, 2), "s": (1,)}
 N_STEPS = 50
@@ -252,137 +253,49 @@ def test_callable_lr_called_once_per_step_with_zero_based_index():
 
 
 # --------------------------------------------------------------------------- vs torch
-
-OPTIONS = {
-    "SGD": [
-        dict(lr=0.05),
-        dict(lr=0.05, weight_decay=0.1),
-        dict(lr=0.05, momentum=0.9),
-        dict(lr=0.05, momentum=0.9, dampening=0.1),
-        dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.1),
-        dict(lr=0.05, momentum=0.9, nesterov=True),
-        dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
-    ],
-    "RMSprop": [
-        dict(lr=0.01),
-        dict(lr=0.01, centered=True),
-        dict(lr=0.01, momentum=0.9),
-        dict(lr=0.01, momentum=0.9, centered=True),
-        dict(lr=0.01, weight_decay=0.1),
-        dict(lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.1),
-    ],
-    "Adam": [
-        dict(lr=0.01),
-        dict(lr=0.01, amsgrad=True),
-        dict(lr=0.01, weight_decay=0.1),
-        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
-    ],
-    "AdamW": [
-        dict(lr=0.01),
-        dict(lr=0.01, amsgrad=True),
-        dict(lr=0.01, weight_decay=0.0),
-        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
-    ],
-    "Adagrad": [
-        dict(lr=0.1),
-        dict(lr=0.1, lr_decay=0.05),
-        dict(lr=0.1, weight_decay=0.1),
-        dict(lr=0.1, initial_accumulator_value=0.5),
-        dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
-    ],
-}
-OURS = {"SGD": SGD, "RMSprop": RMSprop, "Adam": Adam, "AdamW": AdamW, "Adagrad": Adagrad}
-CASES = [(name, kw) for name, kws in OPTIONS.items() for kw in kws]
+# The option sets and the torch loop are shared with test_optim.py (tests/optimizer_cases.py).
 
 
-def run_against_torch(
-    name, kwargs, dtype, rtol, atol, *, lr=None, gc=None, torch_overrides=None, torch_grad=None
-):
-    """Step ours and torch side by side on the same gradients, comparing every step.
-
-    ``lr`` (a callable) replaces ``kwargs["lr"]`` for us and is written into torch's
-    ``param_groups[0]["lr"]`` before each torch step. ``torch_overrides`` changes torch's
-    hyperparameters only, and ``torch_grad(p, g)`` (NumPy arrays) transforms the gradient
-    fed to torch, to emulate GC in torch.
-    """
-    torch = pytest.importorskip("torch")
-    ours = OURS[name](**{**kwargs, "lr": lr if lr is not None else kwargs["lr"]}, gc=gc)
-    torch_params = {
-        n: torch.nn.Parameter(torch.from_numpy(p)) for n, p in make_params(dtype).items()
-    }
-    theirs = getattr(torch.optim, name)(
-        list(torch_params.values()), foreach=False, **{**kwargs, **(torch_overrides or {})}
-    )
-    params = make_params(dtype)
-    state = ours.init(params)
-    for i, g in enumerate(make_grads(N_STEPS, dtype)):
-        for n, tp in torch_params.items():
-            gn = g[n] if torch_grad is None else torch_grad(tp.detach().numpy(), g[n])
-            tp.grad = torch.from_numpy(np.array(gn, dtype=dtype, copy=True))
-        if lr is not None:
-            theirs.param_groups[0]["lr"] = lr(i)
-        theirs.step()
-        ours.step(params, g, state)
-        for n, tp in torch_params.items():
-            np.testing.assert_allclose(
-                params[n], tp.detach().numpy(), rtol=rtol, atol=atol, err_msg=f"{n} step {i}"
-            )
+@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
+def test_matches_torch_float64(info, kwargs):
+    run_against_torch(info, kwargs, np.float64, implementation="reference", rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), CASES)
-def test_matches_torch_float64(name, kwargs):
-    run_against_torch(name, kwargs, np.float64, rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("info", info_cases(torch_only=True))
+def test_matches_torch_float32(info):
+    run_against_torch(info, info.rich, np.float32, implementation="reference", rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", list(OPTIONS))
-def test_matches_torch_float32(name):
-    run_against_torch(name, OPTIONS[name][-1], np.float32, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", list(OPTIONS))
-def test_callable_lr_matches_torch(name):
+@pytest.mark.parametrize("info", info_cases(torch_only=True))
+def test_callable_lr_matches_torch(info):
     run_against_torch(
-        name, OPTIONS[name][-1], np.float64, rtol=1e-12, atol=1e-14, lr=lambda t: 0.1 * 0.5**t
+        info,
+        info.rich,
+        np.float64,
+        implementation="reference",
+        rtol=1e-12,
+        atol=1e-14,
+        lr=lambda t: 0.1 * 0.5**t,
     )
 
 
-def _centralize_one(x):
-    return centralize({"x": x})["x"]
-
-
-@pytest.mark.parametrize(
-    ("name", "kwargs"),
-    [
-        ("SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.1)),
-        ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1)),
-        ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1)),
-        ("Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
-        ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1)),
-    ],
-)
-def test_gc_grad_matches_torch_fed_centralized_l2_gradient(name, kwargs):
-    """gc="grad" == torch with weight_decay=0 fed centralize(g + wd * p)."""
-    wd = kwargs["weight_decay"]
+@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
+def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs):
+    """gc="grad" == torch fed centralize(g + wd * p) with its own L2 decay off; AdamW has no
+    L2 term: torch AdamW (same decoupled decay) fed centralize(g)."""
+    wd = info.reference(**kwargs).weight_decay
+    if info.l2_weight_decay:
+        overrides, fed = {"weight_decay": 0.0}, lambda p, g: centralize_one(g + wd * p)
+    else:
+        overrides, fed = {}, lambda p, g: centralize_one(g)
     run_against_torch(
-        name,
+        info,
         kwargs,
         np.float64,
+        implementation="reference",
         rtol=1e-12,
         atol=1e-14,
         gc="grad",
-        torch_overrides={"weight_decay": 0.0},
-        torch_grad=lambda p, g: _centralize_one(g + wd * p),
-    )
-
-
-def test_gc_grad_adamw_matches_torch_fed_centralized_gradient():
-    """AdamW has no L2 term: gc="grad" == torch AdamW (same decay) fed centralize(g)."""
-    run_against_torch(
-        "AdamW",
-        dict(lr=0.01, amsgrad=True, weight_decay=0.1),
-        np.float64,
-        rtol=1e-12,
-        atol=1e-14,
-        gc="grad",
-        torch_grad=lambda p, g: _centralize_one(g),
+        torch_overrides=overrides,
+        torch_grad=fed,
     )

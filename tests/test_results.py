@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
+import fastopt.plot  # noqa: E402
 from fastopt.results import SweepResult  # noqa: E402
 
 OPTIMIZERS = ["sgd", "adam", "rmsprop"]
@@ -295,6 +296,59 @@ def test_concat_rejects_mismatches():
         SweepResult.concat([r, make_result(record_every=5)])
 
 
+# ------------------------------------------------------------------------------------- replace
+
+
+def test_replace_keeps_what_is_not_given_and_leaves_the_original_unchanged():
+    r = make_result()
+    before = {name: r[name].copy() for name in r.columns}
+    curves, params, info = r.curves.copy(), r.params.copy(), dict(r.info)
+    scores = np.arange(12.0)
+    new = r.replace(metrics={**{m: r[m] for m in r.metric_names}, "score": scores})
+    assert new is not r and isinstance(new, SweepResult)
+    assert new.metric_names == [*r.metric_names, "score"] and new.config_names == r.config_names
+    np.testing.assert_array_equal(new["score"], scores)
+    assert new.layout == "a layout" and new.info == info  # kept, not dropped
+    np.testing.assert_array_equal(new.curves, curves)
+    np.testing.assert_array_equal(new.params, params)
+    assert new.record_every == RECORD_EVERY
+    # The original is as it was: no new column, same info, same arrays.
+    assert "score" not in r.columns and r.info == info and r.layout == "a layout"
+    for name, column in before.items():
+        np.testing.assert_array_equal(r[name], column)
+    # info is the new result's own dict: changing it leaves the original alone.
+    new.info["note"] = "changed"
+    assert "note" not in r.info
+
+
+def test_replace_each_part_and_the_none_that_drops():
+    r = make_result()
+    assert r.replace(info={"k": 1}).info == {"k": 1}
+    assert r.replace(info=None).info == {}
+    assert r.replace(layout="other").layout == "other" and r.replace(layout=None).layout is None
+    assert r.replace(params=None).params is None and r.params is not None
+    halved = r.replace(curves=r.curves[:, :3], record_every=20)
+    assert halved.n_records == 3 and list(halved.steps) == [0, 20, 40]
+    assert halved.info == r.info and halved.layout == r.layout
+    seeds = r.replace(configs={**{c: r[c] for c in r.config_names}, "seed": np.zeros(12)})
+    assert seeds.config_names[-1] == "seed" and seeds.metric_names == r.metric_names
+    # Validated like the constructor: 11 runs of configs against 12 curves.
+    with pytest.raises(ValueError, match="curves has 12 rows"):
+        r.replace(configs={"lr": r["lr"][:11]}, metrics={})
+    with pytest.raises(ValueError, match="record_every"):
+        r.replace(record_every=0)
+
+
+def test_replace_info_and_select_keep_the_rest():
+    r = make_result()
+    w = r.replace(info={"steps": 7})
+    assert w.info == {"steps": 7} and w.layout == "a layout" and r.info["steps"] == 50
+    np.testing.assert_array_equal(w.params, r.params)
+    assert r.replace(info={}, layout="L").layout == "L"
+    top = r.best(n=2)
+    assert top.layout == "a layout" and top.info == r.info
+
+
 # ---------------------------------------------------------------------------------- to_pandas
 
 
@@ -442,6 +496,31 @@ def test_plot_heatmap_logx_and_linear_color():
         r.plot_heatmap(x="optimizer", y="lr", logx=True)
     with pytest.raises(ValueError, match="different columns"):
         r.plot_heatmap(x="lr", y="lr")
+
+
+def test_plot_functions_draw_the_data_and_the_methods_are_the_same_call():
+    r = make_result()
+    ax = fastopt.plot.plot_curves(r, color_by="optimizer")
+    assert len(ax.lines) == 12
+    for i, line in enumerate(ax.lines):
+        finite = np.isfinite(r.curves[i])
+        np.testing.assert_array_equal(line.get_ydata(), r.curves[i][finite])
+        np.testing.assert_array_equal(line.get_xdata(), r.steps[finite])
+    via_method = r.plot_curves(color_by="optimizer")
+    assert [line.get_color() for line in via_method.lines] == [
+        line.get_color() for line in ax.lines
+    ]
+
+    heat = fastopt.plot.plot_heatmap(r, x="lr", y="optimizer")
+    grid = heat.collections[0].get_array()
+    # Row adam (first), column lr=0.01 (second): the one run there, final_loss 0.2.
+    assert grid[0, 1] == pytest.approx(0.2)
+    same = r.plot_heatmap(x="lr", y="optimizer").collections[0].get_array()
+    np.testing.assert_array_equal(grid.filled(np.nan), same.filled(np.nan))
+    with pytest.raises(TypeError, match="must be a SweepResult"):
+        fastopt.plot.plot_curves({"lr": [0.1]})
+    with pytest.raises(ValueError, match="unknown column 'momentum'"):
+        fastopt.plot.plot_heatmap(r, x="momentum")
 
 
 def test_plots_save_to_png(tmp_path):

@@ -4,9 +4,11 @@ import csv
 
 import matplotlib.image as mpimg
 
-from fastopt.cli import main
+from fastopt.cli import EXPERIMENTS, main
 from fastopt.experiments import saddle_study
-from fastopt.experiments.saddle import steps_to_leave, trajectory
+from fastopt.experiments.saddle import OPTIMIZERS, SURFACES, steps_to_leave, trajectory
+
+QUICK = EXPERIMENTS["saddle"].quick
 
 
 def test_stable_axis_without_noise_never_leaves_under_sgd():
@@ -28,13 +30,20 @@ def test_adaptive_methods_leave_the_flat_saddle_sgd_does_not():
 def test_cli_outputs(tmp_path, capsys):
     out = tmp_path / "s"
     assert main(["saddle", "--quick", "--out", str(out)]) == 0
-    assert "| surface |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
     assert mpimg.imread(out / "trajectories.png").std() > 0.05
     with open(out / "escape.csv") as f:
         rows = list(csv.DictReader(f))
-    study = saddle_study(steps=200)
-    assert len(rows) == len(study.paths) == 24
+    study = saddle_study(**QUICK)
+    assert len(rows) == len(study.paths) == len(SURFACES) * len(OPTIMIZERS) * 2
     for row, path in zip(rows, study.paths.values(), strict=True):
         left = steps_to_leave(path)
         assert row["steps_to_leave"] == ("stuck" if left is None else str(left))
-    assert "![trajectories](trajectories.png)" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert printed.startswith(report)
+    assert study.table_markdown() in report  # steps to leave, per surface and optimizer
+    # At this size plain SGD stays at x^3's flat saddle and Adam walks through it.
+    assert steps_to_leave(study.paths[("x^3", "sgd", 0)]) is None
+    adam = steps_to_leave(study.paths[("x^3", "adam", 0)])
+    assert "plain SGD creeps toward it: it stays stuck;" in report
+    assert f"walks through it in {adam} steps." in report

@@ -291,3 +291,83 @@ def test_end_of_warmup_is_exactly_lr():
 def test_cosine_start_is_at_most_lr():
     lr = 0.0058242046151875905
     assert Cosine(lr, total_steps=10, min_lr=0.0007466954796851058)(0) <= lr
+
+
+# --------------------------------------------------------------------------- the step's domain
+
+EVERY_KIND = [
+    pytest.param(Constant(0.1), id="constant"),
+    pytest.param(Constant(0.1, warmup=5), id="constant-warmup"),
+    pytest.param(StepDecay(0.1, step_size=3, gamma=0.5), id="step"),
+    pytest.param(StepDecay(0.1, step_size=3, gamma=0.5, warmup=4), id="step-warmup"),
+    pytest.param(Exponential(0.1, gamma=0.9), id="exponential"),
+    pytest.param(Exponential(0.1, gamma=0.9, warmup=4), id="exponential-warmup"),
+    pytest.param(Cosine(0.1, total_steps=10, min_lr=0.01), id="cosine"),
+    pytest.param(Cosine(0.1, total_steps=10, warmup=4), id="cosine-warmup"),
+]
+
+
+@pytest.mark.parametrize("t", [-1, -5, np.int64(-1), -(10**30)])
+@pytest.mark.parametrize("s", EVERY_KIND)
+def test_negative_steps_are_refused(s, t):
+    """Before step 0 there is no rate: the warm-up ramp would give lr * (t + 1) / warmup < 0
+    and exponential decay a rate above lr."""
+    with pytest.raises(ValueError, match="^t must be >= 0, got"):
+        s(t)
+
+
+@pytest.mark.parametrize("t", [2.5, 3.0, np.float64(3.0), "3", None, True, np.bool_(False)])
+@pytest.mark.parametrize("s", EVERY_KIND)
+def test_non_integer_steps_are_refused(s, t):
+    with pytest.raises(TypeError, match="^t must be an int, got"):
+        s(t)
+
+
+@pytest.mark.parametrize("s", EVERY_KIND)
+def test_steps_past_int64_are_refused_not_overflowed(s):
+    assert math.isfinite(s(schedules.MAX_STEP))
+    with pytest.raises(ValueError, match="^t must be <="):
+        s(2**63)
+
+
+@pytest.mark.parametrize("steps", [-1, 2.0, True])
+def test_values_needs_a_count(steps):
+    with pytest.raises((TypeError, ValueError), match="^steps must"):
+        Constant(0.1).values(steps)
+
+
+def test_cosine_total_steps_count_after_the_warmup_so_warmup_may_exceed_them():
+    """Documented: the annealing starts at t = warmup and lasts total_steps steps."""
+    s = Cosine(0.1, total_steps=5, min_lr=0.01, warmup=20)
+    assert s(19) == pytest.approx(0.1, rel=1e-15)
+    assert s(20) == pytest.approx(0.1, rel=1e-15)
+    assert 0.01 < s(22) < 0.1
+    assert s(25) == 0.01
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "match"),
+    [
+        (lambda: Constant(0.1, warmup=math.nan), TypeError, "warmup"),
+        (lambda: Constant(0.1, warmup=np.float64(3)), TypeError, "warmup"),
+        (lambda: Constant(0.1, warmup=2**63), ValueError, "warmup must be <="),
+        (lambda: StepDecay(0.1, step_size=math.nan), TypeError, "step_size"),
+        (lambda: StepDecay(0.1, step_size=2**63), ValueError, "step_size must be <="),
+        (lambda: Cosine(0.1, total_steps=math.nan), TypeError, "total_steps"),
+        (lambda: Cosine(0.1, total_steps=np.bool_(True)), TypeError, "total_steps"),
+        (lambda: Cosine(0.1, total_steps=2**63), ValueError, "total_steps must be <="),
+        (lambda: Cosine(0.1, total_steps=10, min_lr=True), TypeError, "min_lr"),
+        (lambda: Cosine(math.nan, total_steps=10), ValueError, "lr"),
+        (lambda: Exponential(0.1, gamma=np.bool_(True)), TypeError, "gamma"),
+        (lambda: StepDecay(0.1, step_size=2, gamma=-math.inf), ValueError, "gamma"),
+    ],
+)
+def test_more_bad_arguments(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_numpy_integer_arguments_are_stored_as_ints():
+    s = Cosine(0.1, total_steps=np.int32(10), warmup=np.int64(2))
+    assert type(s.total_steps) is int and type(s.warmup) is int
+    assert repr(s) == "Cosine(0.1, total_steps=10, min_lr=0.0, warmup=2)"

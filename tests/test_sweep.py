@@ -276,6 +276,84 @@ def test_bad_data():
         sweep("mlp", X, Y, optimizer="adam", lr=0.1, steps=2)
 
 
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((10, 0, 0, 3), ValueError, "batch_size must be >= 1"),
+        ((10, 11, 0, 3), ValueError, "larger than the data"),
+        ((0, None, 0, 3), ValueError, "n must be >= 1"),
+        ((10, 2, 0, -1), ValueError, "steps must be >= 0"),
+        ((10, 2, -1, 3), ValueError, "data_seed must be >= 0"),
+        ((10, 2.0, 0, 3), TypeError, "batch_size must be an int"),
+        ((10, 2, 0, 3.5), TypeError, "steps must be an int"),
+        ((10, True, 0, 3), TypeError, "batch_size must be an int"),
+    ],
+)
+def test_batch_indices_refuses_bad_domains(args, error, match):
+    with pytest.raises(error, match=match):
+        batch_indices(*args)
+
+
+def test_batch_indices_at_zero_steps_is_the_first_batch():
+    assert batch_indices(10, 3, 5, 0).shape == (1, 3)
+    np.testing.assert_array_equal(batch_indices(10, 3, 5, 0)[0], batch_indices(10, 3, 5, 4)[0])
+
+
+def test_a_run_that_cannot_fit_memory_limit_is_refused_with_a_remedy():
+    X, Y = regression_data()
+    with pytest.raises(ValueError, match="record_every=.*keep_curves=False"):
+        sweep(REGRESSION, X, Y, optimizer="adam", lr=0.1, steps=10**11)
+    # Without curves the same run fits: it stops at step 0 here, and nothing huge is allocated.
+    result = sweep(REGRESSION, X, Y, optimizer="adam", lr=0.1, steps=10**11, keep_curves=False,
+                   stop_below=1e9)  # fmt: skip
+    assert result.curves.shape == (1, 0)
+    assert result["steps_to_target"][0] == 0
+    # Mini-batch orders are one permutation per epoch: they must fit too.
+    with pytest.raises(ValueError, match="mini-batch order of batch_size=4"):
+        sweep(REGRESSION, X, Y, optimizer="adam", lr=0.1, steps=10**9, keep_curves=False,
+              batch_size=4)  # fmt: skip
+
+
+def test_cheap_checks_come_before_building_the_grid(monkeypatch):
+    import fastopt.plan
+
+    def never(*args, **kwargs):
+        raise AssertionError("the grid was built before the cheap checks")
+
+    monkeypatch.setattr(fastopt.plan, "Grid", never)
+    X, Y = regression_data()
+    for kwargs, match in [
+        (dict(memory_limit=-1), "memory_limit must be >= 1"),
+        (dict(keep_curves="no"), "keep_curves"),
+        (dict(return_params="yes"), "return_params"),
+        (dict(steps=0), "steps must be >= 1"),
+        (dict(store=3), "store must be a folder path"),
+        (dict(progress="on"), "progress must be"),
+        (dict(executor="dask"), "executor must be"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            sweep(REGRESSION, X, Y, optimizer="adam", lr=[0.1] * 10**6, **{"steps": 5, **kwargs})
+
+
+def test_progress_callback_reports_growing_totals_to_the_end():
+    from fastopt.plan import plan_sweep
+    from fastopt.sweep import execute
+
+    X, Y = regression_data()
+    plan = plan_sweep(REGRESSION, X, Y, optimizer=["adam", "sgd"], lr=[0.01, 0.1], seed=[0, 1],
+                      steps=12, stop_below=0.3, memory_limit=4096)  # fmt: skip
+    assert plan.n_chunks > 1
+    seen = []
+    result = execute(plan, on_progress=lambda runs, steps: seen.append((runs, steps)))
+    runs, steps = zip(*seen, strict=True)
+    assert list(runs) == sorted(runs) and list(steps) == sorted(steps)
+    assert seen[-1] == (len(result), int(result["steps_done"].sum()))
+    # The plan's configs are the result's, built without optimizers.
+    for name in plan.grid.config_names:
+        got = np.concatenate([plan.configs(i)[name] for i in range(plan.n_chunks)])
+        assert list(got) == list(result[name])
+
+
 def test_batch_indices():
     full = batch_indices(10, None, 0, 3)
     np.testing.assert_array_equal(full, np.tile(np.arange(10), (4, 1)))

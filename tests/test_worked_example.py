@@ -90,8 +90,8 @@ def test_report_says_which_is_which(example):
 def test_cli(capsys):
     assert main(["worked-example"]) == 0
     assert "-> w21 = 0.65" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        main(["no-such-command"])
+    assert main(["worked-example", "--lr", "1"]) == 0
+    assert "dE/dw21  = -1.5  -> w21 = 2" in capsys.readouterr().out  # 0.5 - 1 * (-1.5)
 
 
 def test_module_entry_point():

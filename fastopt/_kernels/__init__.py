@@ -6,3 +6,10 @@ cached copy of the old callee after that module changes. After editing a kernel,
 cache folder (``NUMBA_CACHE_DIR``, ``.numba_cache/`` in this checkout) before measuring or
 testing; CI starts from an empty one.
 """
+
+# Numba fastmath flags of every kernel that sums: reassociation only, so that sums vectorize.
+# Never nnan/ninf: divergence is detected through NaN and inf. Not "contract" either: with
+# both, the code Numba runs right after compiling and the code it loads from its cache in a
+# later process rounded differently (seen on Adam), and a resumed sweep must be bit-identical
+# to an uninterrupted one.
+FASTMATH = {"reassoc"}

@@ -28,6 +28,7 @@ exception, and the loops carry no zero-divisor branch.
 import numpy as np
 from numba import njit, prange
 
+from fastopt._kernels import FASTMATH
 from fastopt._kernels.rules import (
     adagrad_direction,
     adam_direction,
@@ -77,12 +78,6 @@ H_RMS_ALPHA, H_RMS_EPS, H_RMS_WD, H_RMS_MOMENTUM, H_RMS_CENTERED = 0, 1, 2, 3, 4
 H_ADAM_BETA1, H_ADAM_BETA2, H_ADAM_EPS, H_ADAM_WD, H_ADAM_AMSGRAD, H_ADAM_DECOUPLED = range(6)
 H_ADAGRAD_LR_DECAY, H_ADAGRAD_WD, H_ADAGRAD_EPS = 0, 1, 2
 N_HYPER = 6
-
-# Reassociation only, so that sums vectorize. Never nnan/ninf: divergence is detected through
-# NaN and inf. Not "contract" either: with both, the code Numba runs right after compiling and
-# the code it loads from its cache in a later process rounded differently (seen on Adam), and
-# a resumed sweep must be bit-identical to an uninterrupted one.
-FASTMATH = {"reassoc"}
 
 
 # Each optimizer below has one inline ``_<kind>_rows`` loop and one inline ``_<kind>`` entry

@@ -6,7 +6,7 @@ very kernels of the single-run API: ``_kernels.mlp`` for the loss and gradient o
 bit-identical to training that configuration alone with ``MLP.loss_and_grad`` and
 ``Optimizer.step``, and cannot depend on the rest of the grid or on the thread count.
 
-Why not configurations in SIMD lanes (``DESIGN.md``)? With a weight vector per lane, every
+Why not configurations in SIMD lanes, as first planned? With a weight vector per lane, every
 layer product becomes an element-wise multiply-add that reuses nothing, and the short loops
 over lanes are dominated by loop and aliasing overhead: a prototype reached 58k run-steps/s
 on the 8-32-1 benchmark. One run per thread keeps each layer product a small matrix product
@@ -24,15 +24,7 @@ from numba import njit, prange
 from numba.extending import overload
 
 from fastopt._kernels.fused import GC_NONE, N_COEFFICIENTS, _step_chunk, fill_coefficients
-from fastopt._kernels.mlp import (
-    LOSS_CROSS_ENTROPY,
-    LOSS_MSE,  # noqa: F401 (re-exported for fastopt.sweep)
-    _backward,
-    _forward,
-    _loss,
-    _reads_X_in_place,  # noqa: F401 (re-exported for fastopt.sweep)
-    _workspace_size,
-)
+from fastopt._kernels.mlp import LOSS_CROSS_ENTROPY, _backward, _forward, _loss, _workspace_size
 from fastopt._kernels.schedules import schedule_value
 
 
@@ -104,7 +96,7 @@ def train_runs(
     """Train every run; all outputs are written in place.
 
     ``XT`` is X feature-major, (d, n), in the layout the single-run API gives the first layer
-    for a batch of this size (``_reads_X_in_place``): ``X.T`` itself, or a C-ordered copy, so
+    for a batch of this size (``mlp.reads_X_in_place``): ``X.T`` itself, or a C-ordered copy, so
     a full batch is transposed once per sweep instead of at every step (0.3 us of a 4 us
     run-step on 128 x 8 inputs); mini-batches are gathered into a buffer of the same layout.
     The caller picks, so only the kernels for the layout in use are compiled.
@@ -115,10 +107,10 @@ def train_runs(
     step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
     hyper (R, N_HYPER) and sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
     chunk tables without / with GC rows; params (R, P) and state (R, k, P) in/out; curves
-    (R, n_records) float64 (NaN where nothing is recorded); steps_to_target, diverged_at,
-    steps_done (R,) int64 (-1 = no); best_loss (R,) float64. ``stop_below`` and
-    ``diverge_above`` are NaN when not used; the divergence threshold is then
-    ``diverge_factor`` times the run's first loss.
+    (R, n_records) float64 (NaN where nothing is recorded; n_records 0 records nothing);
+    steps_to_target, diverged_at, steps_done (R,) int64 (-1 = no); best_loss (R,) float64.
+    ``stop_below`` and ``diverge_above`` are NaN when not used; the divergence threshold is
+    then ``diverge_factor`` times the run's first loss.
     """
     full_batch = batch_size == X.shape[0]
     for r in prange(params.shape[0]):
@@ -158,7 +150,7 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
         value = _loss(p, XT, Yb, yb, sizes, act, slope, loss_kind, work)
         if t == 0 and np.isnan(diverge_above):
             threshold = diverge_factor * value if value > 0 else np.inf
-        if t % record_every == 0:
+        if t % record_every == 0 and curves.shape[1] > 0:
             curves[r, t // record_every] = value
         if value < best_loss[r] or np.isnan(best_loss[r]):
             best_loss[r] = value

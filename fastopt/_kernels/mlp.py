@@ -24,6 +24,8 @@ Storage conventions
 import numpy as np
 from numba import njit
 
+from fastopt._kernels import FASTMATH
+
 # Activation codes, shared with fastopt.mlp.
 IDENTITY = 0
 RELU = 1
@@ -38,12 +40,6 @@ BLAS_MIN_WORK = 1 << 10
 
 # Input entries (batch x features) from which the first layer reads X.T in place.
 TRANSPOSE_MIN = 1 << 14
-
-# Reassociation only, so that sums vectorize. Never nnan/ninf: divergence is detected through
-# NaN and inf. Not "contract" either: with both, the code Numba runs right after compiling and
-# the code it loads from its cache in a later process rounded differently (seen on Adam), and
-# a resumed sweep must be bit-identical to an uninterrupted one.
-FASTMATH = {"reassoc"}
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -252,7 +248,7 @@ def _uses_blas(fan_out, fan_in, n):
 
 
 @njit(cache=True, error_model="numpy")
-def _reads_X_in_place(fan_out, fan_in, n):
+def reads_X_in_place(fan_out, fan_in, n):
     """Whether the first layer uses ``X.T`` (an F-ordered view) instead of a transposed copy.
 
     Measured: for 8 x 128 inputs sgemm on the view takes 1.4 us against 0.3 us copy + 0.7 us;
@@ -288,7 +284,7 @@ def _forward(params, XT, sizes, act, slope, work):
     """Run the forward pass, leaving every layer's output in ``work``; return the last (m, n).
 
     ``XT`` is the input feature-major, (sizes[0], n): ``X.T`` itself or a transposed copy, as
-    ``_reads_X_in_place`` decides (the single-run entries copy X into the end of ``work``
+    ``reads_X_in_place`` decides (the single-run entries copy X into the end of ``work``
     each call, the grid once per sweep for a full batch). Hidden layers hold activations; the
     last holds raw outputs (pre-softmax logits).
     """
@@ -444,35 +440,20 @@ def _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_gr
 
 
 @njit(cache=True, error_model="numpy")
-def mse_loss_and_grad(params, X, Y, sizes, act, slope, grad, want_grad):
-    """MSE loss of an MLP with identity output, and (if ``want_grad``) its gradient into ``grad``.
+def loss_and_grad(params, X, Y, y, sizes, act, slope, loss_kind, grad, want_grad):
+    """Loss of an MLP on (X, Y or y), and (if ``want_grad``) its gradient into ``grad``.
 
-    params, grad (P,); X (n, sizes[0]); Y (n, sizes[-1]); sizes (L+1,) int64.
+    params, grad (P,); X (n, sizes[0]); sizes (L+1,) int64. ``loss_kind`` ``LOSS_MSE``: Y (n,
+    sizes[-1]) float targets, identity output; ``LOSS_CROSS_ENTROPY``: y (n,) int64 labels in
+    [0, sizes[-1]), softmax output. The other target is not read (pass an empty array).
     """
     n = X.shape[0]
     work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
-    y = sizes[:0]  # no labels: an empty int64 view, nothing allocated
-    if _reads_X_in_place(sizes[1], sizes[0], n):
-        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, LOSS_MSE, grad, want_grad,
+    if reads_X_in_place(sizes[1], sizes[0], n):
+        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, loss_kind, grad, want_grad,
                               work)  # fmt: skip
     XT = _transposed_input(X, work)
-    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, LOSS_MSE, grad, want_grad, work)
-
-
-@njit(cache=True, error_model="numpy")
-def cross_entropy_loss_and_grad(params, X, y, sizes, act, slope, grad, want_grad):
-    """Softmax cross-entropy of an MLP, and (if ``want_grad``) its gradient into ``grad``.
-
-    params, grad (P,); X (n, sizes[0]); y (n,) int64 labels in [0, sizes[-1]).
-    """
-    n = X.shape[0]
-    work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
-    Y = X[:0]  # no float targets: an empty view, nothing allocated
-    kind = LOSS_CROSS_ENTROPY
-    if _reads_X_in_place(sizes[1], sizes[0], n):
-        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, kind, grad, want_grad, work)
-    XT = _transposed_input(X, work)
-    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, kind, grad, want_grad, work)
+    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_grad, work)
 
 
 @njit(cache=True, error_model="numpy")
@@ -480,7 +461,7 @@ def forward(params, X, sizes, act, slope, out):
     """Raw network outputs (before any softmax) into ``out`` of shape (n, sizes[-1])."""
     n = X.shape[0]
     work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
-    if _reads_X_in_place(sizes[1], sizes[0], n):
+    if reads_X_in_place(sizes[1], sizes[0], n):
         outputs = _forward(params, X.T, sizes, act, slope, work)
     else:
         outputs = _forward(params, _transposed_input(X, work), sizes, act, slope, work)

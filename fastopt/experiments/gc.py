@@ -115,8 +115,7 @@ def gc_study(*, seeds: int = 3, seed: int = 0, steps: int = 300, n_samples: int 
 def _with_metric(result: SweepResult, name: str, values: np.ndarray) -> SweepResult:
     metrics = {m: result[m] for m in result.metric_names}
     metrics[name] = values
-    configs = {c: result[c] for c in result.config_names}
-    return SweepResult(configs, metrics, result.curves, result.record_every, result.params)
+    return result.replace(metrics=metrics)  # layout and info kept
 
 
 def plot(study: GCStudy, task: str):
