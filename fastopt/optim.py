@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import weakref
-import zipfile
-import zlib
 from typing import NamedTuple
 
 import numpy as np
 
 from fastopt._kernels import fused as _k
+from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
 from fastopt._validate import check_bool, check_fraction, check_int, check_positive
 from fastopt.layout import FLOAT_DTYPES, Layout
 from fastopt.schedules import MAX_STEP, Schedule
@@ -530,29 +528,12 @@ class _SavedState(NamedTuple):
 
 
 _STATE_KEYS = ("format", "version", "optimizer", "buffer_names", "layout", "dtype", "step")
-_STATE_MEMBERS = ["buffers.npy", "meta.npy"]
 _MAX_META_BYTES = 64 << 20
 """Largest meta string read (its JSON grows with the layout: ~120 bytes a tensor)."""
-_READ_BLOCK = 1 << 22
-
-# What reading a damaged or forged zip archive can raise, from zipfile, zlib or the .npy
-# header parser (a truncated file gives BadZipFile or EOFError, a bad header ValueError).
-_ARCHIVE_ERRORS = (
-    EOFError,
-    KeyError,
-    NotImplementedError,
-    OSError,
-    OverflowError,
-    RuntimeError,
-    ValueError,
-    struct.error,
-    zipfile.BadZipFile,
-    zlib.error,
-)
 
 
 class _StateFile:
-    """A state file opened for reading: archive, members and meta checked on opening.
+    """A state file opened for reading, its archive and meta checked on opening.
 
     Use as a context manager; every way the file can fail to be a state becomes one
     ``ValueError("'<path>' is not a valid fastopt optimizer state: <why>")``.
@@ -560,59 +541,34 @@ class _StateFile:
 
     def __init__(self, path: str):
         self.path = path
-        if os.path.isdir(path):
-            raise self._invalid("it is a folder, not a file")
-        self._file = open(path, "rb")  # closed by close(); a missing file: FileNotFoundError
-        self._archive: zipfile.ZipFile | None = None
         try:
-            self._archive = self._guard(self._open_archive)
-            self.meta = self._guard(self._read_meta)
+            self._npz = NpzReader(path)
+        except ArchiveError as error:
+            raise self._invalid(str(error)) from None
+        try:
+            self.meta = self._checked(self._read_meta)
         except BaseException:
-            self.close()
+            self._npz.close()
             raise
 
     def __enter__(self) -> _StateFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the archive and the file."""
-        if self._archive is not None:
-            self._archive.close()
-        self._file.close()
+        self._npz.close()
 
     def _invalid(self, why: str) -> ValueError:
         return ValueError(f"'{self.path}' is not a valid fastopt optimizer state: {why}")
 
-    def _guard(self, read, *args):
+    def _checked(self, read, *args):
         try:
             return read(*args)
-        except _Invalid as error:
+        except (_Invalid, ArchiveError) as error:
             raise self._invalid(str(error)) from None
-        except _ARCHIVE_ERRORS as error:
-            why = f"the archive is damaged or truncated ({type(error).__name__}: {error})"
-            raise self._invalid(why) from None
-
-    def _open_archive(self) -> zipfile.ZipFile:
-        head = self._file.read(6)
-        if not head:
-            raise _Invalid("the file is empty")
-        if head.startswith(b"\x93NUMPY"):
-            raise _Invalid("it is a single .npy array, not an .npz archive")
-        if not head.startswith(b"PK"):
-            raise _Invalid("it is not an .npz (zip) archive")
-        self._file.seek(0)
-        archive = zipfile.ZipFile(self._file)
-        names = sorted(archive.namelist())
-        if names != _STATE_MEMBERS:
-            archive.close()
-            raise _Invalid(f"the archive holds {names}, not the arrays 'buffers' and 'meta'")
-        return archive
 
     def _read_meta(self) -> _SavedState:
-        array = _read_npy(self._archive, "meta.npy", _check_meta_header)
+        self._npz.require(["buffers", "meta"])
+        array = self._npz.read("meta", expect_text(_MAX_META_BYTES))
         try:
             meta = json.loads(str(array[()]))
         except (ValueError, RecursionError):
@@ -625,53 +581,7 @@ class _StateFile:
         The header is checked before any data is read, so a forged header cannot make
         this allocate more than the caller's layout needs.
         """
-
-        def check(header_shape, header_dtype):
-            if header_shape != shape or header_dtype != dtype:
-                raise _Invalid(
-                    f"buffers have shape {header_shape} and dtype {header_dtype}; its meta "
-                    f"says {shape} and {dtype}"
-                )
-
-        return self._guard(_read_npy, self._archive, "buffers.npy", check)
-
-
-def _check_meta_header(shape: tuple[int, ...], dtype: np.dtype) -> None:
-    if shape != () or dtype.kind != "U":
-        raise _Invalid(f"meta must be one string, got an array of shape {shape}, dtype {dtype}")
-    if dtype.itemsize > _MAX_META_BYTES:
-        raise _Invalid(f"meta is {dtype.itemsize} bytes long, more than a state's meta can be")
-
-
-def _read_npy(archive: zipfile.ZipFile, member: str, check) -> np.ndarray:
-    """One ``.npy`` member of ``archive``, read without unpickling anything.
-
-    ``check(shape, dtype)`` sees the header first (and raises :class:`_Invalid` to refuse
-    it); only then is the data read, into an array of the checked shape.
-    """
-    with archive.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise _Invalid(f"{member} is a .npy file of version {version}, not 1.0 or 2.0")
-        if dtype.hasobject:
-            raise _Invalid(f"{member} holds Python objects (a pickle), which are never loaded")
-        check(shape, dtype)
-        # Fortran order: the bytes are those of the transposed array.
-        out = np.empty(shape[::-1] if fortran_order else shape, dtype=dtype)
-        view = memoryview(out.reshape(-1)).cast("B") if out.size else memoryview(b"")
-        done = 0
-        while done < len(view):  # block by block: no second copy of the data in memory
-            n = f.readinto(view[done : done + _READ_BLOCK])
-            if not n:
-                raise _Invalid(f"{member} is truncated ({done} of {len(view)} bytes)")
-            done += n
-        if f.read(1):  # reading to the end also makes zipfile check the CRC
-            raise _Invalid(f"{member} holds more bytes than its header says")
-    return np.ascontiguousarray(out.T) if fortran_order else out
+        return self._checked(self._npz.read, "buffers", expect(shape, dtype))
 
 
 def _check_meta(meta: object) -> _SavedState:

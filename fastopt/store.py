@@ -53,6 +53,7 @@ from types import TracebackType
 import filelock
 import numpy as np
 
+from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
 from fastopt.results import SweepResult
 
 FORMAT = "fastopt-sweep-store"
@@ -68,10 +69,9 @@ _META_FIELDS = ("fingerprint", "n_runs", "index", "start", "stop", "record_every
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # What np.dtype raises for a string it cannot parse ("i4,(" is a SyntaxError).
 _DTYPE_ERRORS = (TypeError, ValueError, SyntaxError)
-# A zip member larger than its schema allows is refused before it is decompressed (a forged
-# file could hold a deflate bomb). npy headers are well under this much.
-_NPY_SLACK = 1 << 16
-# Config columns are JSON of repr strings at worst: this is generous per run.
+# Bytes of the JSON texts of a chunk: its meta, and its config columns (repr strings at
+# worst: generous per run). Members are refused by their headers before any data is read.
+_META_BYTES = 1 << 16
 _CONFIG_BYTES_PER_RUN = 1 << 16
 
 
@@ -676,21 +676,18 @@ def load_chunk(path: str | os.PathLike, manifest: dict, index: int) -> SweepResu
     schema = manifest["schema"]
     start, stop = _bounds(index, manifest["n_runs"], manifest["chunk_size"])
     n = stop - start
-    expected = {"meta": None, "configs": None, "curves": ((n, schema["n_records"]), "float64")}
+    checks = {"meta": expect_text(_META_BYTES), "configs": expect_text(_CONFIG_BYTES_PER_RUN * n),
+              "curves": expect((n, schema["n_records"]), np.float64)}  # fmt: skip
     for name, dtype in schema["metrics"].items():
-        expected[f"metric__{name}"] = ((n,), dtype)
+        checks[f"metric__{name}"] = expect((n,), dtype)
     if schema["n_params"] is not None:
-        expected["params"] = ((n, schema["n_params"]), schema["params_dtype"])
-    members = _read_npz(path, expected, n)
-    if members is None:
+        checks["params"] = expect((n, schema["n_params"]), schema["params_dtype"])
+    try:  # every member's header is checked before its data is read: nothing is unpickled
+        with NpzReader(path) as npz:
+            npz.require(checks)
+            members = {name: npz.read(name, check) for name, check in checks.items()}
+    except (ArchiveError, OSError):
         return None
-    for key, spec in expected.items():
-        array = members[key]
-        if spec is None:  # a JSON text: a 0-d unicode array
-            if array.ndim != 0 or array.dtype.kind != "U":
-                return None
-        elif array.shape != spec[0] or array.dtype != np.dtype(spec[1]):
-            return None
     meta = _parse_json(members["meta"].item())
     if not isinstance(meta, dict) or sorted(meta) != sorted(_META_FIELDS):
         return None
@@ -713,27 +710,6 @@ def load_chunk(path: str | os.PathLike, manifest: dict, index: int) -> SweepResu
     metrics = {name: members[f"metric__{name}"] for name in schema["metrics"]}
     params = members.get("params")
     return SweepResult(configs, metrics, members["curves"], schema["record_every"], params)
-
-
-def _read_npz(path: str | os.PathLike, expected: dict, n: int) -> dict[str, np.ndarray] | None:
-    """The members of an ``.npz`` file if they are exactly ``expected``'s, else None."""
-    try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-            names = sorted(data.zip.namelist())
-            if names != sorted(f"{key}.npy" for key in expected):
-                return None
-            for key, spec in expected.items():
-                limit = _CONFIG_BYTES_PER_RUN * n if key == "configs" else 0
-                if spec is not None:
-                    limit = int(np.prod(spec[0])) * np.dtype(spec[1]).itemsize
-                if data.zip.getinfo(f"{key}.npy").file_size > limit + _NPY_SLACK:
-                    return None
-            return {key: data[key] for key in expected}
-    except Exception:
-        # A damaged or forged file can make zipfile, zlib or numpy's header parser raise
-        # nearly anything (np.load of a .npy file even returns an array, which has no .zip):
-        # whatever fails here, the file is not a chunk.
-        return None
 
 
 def _parse_json(text: str) -> object:

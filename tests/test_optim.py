@@ -866,13 +866,13 @@ FORGERIES = [
     ("truncated-half", from_saved(lambda b: b[: len(b) // 2]), "damaged or truncated"),
     ("truncated-tail", from_saved(lambda b: b[:-10]), "damaged or truncated"),
     ("flipped-data-byte", from_saved(flip_byte), "damaged or truncated"),
-    ("other-arrays", npz(None, None, weights=np.zeros(3)), r"holds \['weights.npy'\]"),
+    ("other-arrays", npz(None, None, weights=np.zeros(3)), r"holds \['weights'\]"),
     ("no-meta", npz(None), "holds"),
     ("no-buffers", npz(adam_meta(), None), "holds"),
     ("extra-array", npz(adam_meta(), extra=np.zeros(1)), "holds"),
     ("meta-not-json", npz(raw_meta=np.array("{not json")), "meta is not JSON"),
     ("meta-a-list", npz([1, 2]), "meta is a JSON list"),
-    ("meta-numbers", npz(raw_meta=np.zeros(3)), "meta must be one string"),
+    ("meta-numbers", npz(raw_meta=np.zeros(3)), "meta.npy must be one string"),
     ("meta-objects", npz(raw_meta=np.array([{"a": 1}], dtype=object)), "Python objects"),
     *[
         (f"no-{key}", npz(adam_meta(**{key: MISSING})), f"meta lacks \\['{key}'\\]")
@@ -905,8 +905,8 @@ FORGERIES = [
     ("step-true", npz(adam_meta(step=True)), "step must be an int"),
     ("step-null", npz(adam_meta(step=None)), "step must be an int"),
     ("step-huge", npz(adam_meta(step=2**63)), "step must be <="),
-    ("buffers-shape", npz(adam_meta(), np.zeros((3, LAYOUT.size))), "buffers have shape"),
-    ("buffers-flat", npz(adam_meta(), np.zeros(2 * LAYOUT.size)), "buffers have shape"),
+    ("buffers-shape", npz(adam_meta(), np.zeros((3, LAYOUT.size))), "buffers.npy has shape"),
+    ("buffers-flat", npz(adam_meta(), np.zeros(2 * LAYOUT.size)), "buffers.npy has shape"),
     ("buffers-float32", npz(adam_meta(), GOOD_BUFFERS.astype(np.float32)), "dtype float32"),
     (
         "buffers-objects",
