@@ -54,6 +54,7 @@ import filelock
 import numpy as np
 
 from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
+from fastopt._validate import check_int
 from fastopt.results import SweepResult
 
 FORMAT = "fastopt-sweep-store"
@@ -397,11 +398,8 @@ class Store:
             raise TypeError(f"folder must be a path, got {type(folder).__name__}")
         if not isinstance(grid_fingerprint, str) or not _HEX64.fullmatch(grid_fingerprint):
             raise ValueError(f"grid_fingerprint must be 64 hex digits, got {grid_fingerprint!r}")
-        for name, value in (("n_runs", n_runs), ("chunk_size", chunk_size)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be an int, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        n_runs = check_int("n_runs", n_runs, 1)
+        chunk_size = check_int("chunk_size", chunk_size, 1)
         if not isinstance(version, str) or not version:
             raise ValueError(f"version must be a non-empty string, got {version!r}")
         if description is not None and not isinstance(description, Mapping):
@@ -572,10 +570,7 @@ class Store:
         return _n_chunks(self.n_runs, self.chunk_size)
 
     def _check_index(self, index: int) -> None:
-        if not isinstance(index, numbers.Integral) or isinstance(index, (bool, np.bool_)):
-            raise TypeError(f"index must be an int, got {index!r}")
-        if not 0 <= index < self.n_chunks:
-            raise ValueError(f"index must be in [0, {self.n_chunks}), got {index}")
+        check_int("index", index, 0, self.n_chunks - 1)
 
     def bounds(self, index: int) -> tuple[int, int]:
         """Runs ``[start, stop)`` of chunk ``index``."""

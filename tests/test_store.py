@@ -155,7 +155,7 @@ def test_save_checks_the_result_against_the_schema(tmp_path, case):
             store.save(0, edit(fake(0, 4)))
         with pytest.raises(TypeError, match="must be a SweepResult"):
             store.save(0, {"final_loss": [1.0]})
-        with pytest.raises(ValueError, match=r"index must be in \[0, 3\), got 3"):
+        with pytest.raises(ValueError, match="index must be <= 2, got 3"):
             store.save(3, fake(0, 4))
     assert not list((tmp_path / "s").glob("*chunk*"))
 

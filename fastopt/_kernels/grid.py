@@ -58,7 +58,8 @@ def _gather(X, Y, y, rows, XT, Yb, yb):
             XT[i, k] = X[s, i]
         for j in range(Y.shape[1]):
             Yb[k, j] = Y[s, j]
-        yb[k] = y[s]
+        if y.shape[0] > 0:  # labels of a classifier (a regression's y is empty)
+            yb[k] = y[s]
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
@@ -102,7 +103,7 @@ def train_runs(
     The caller picks, so only the kernels for the layout in use are compiled.
 
     Shapes (R runs, P parameters, k the most optimizer buffers): X (n, d); Y (n, m) float
-    targets for MSE (else (n, 0)); y (n,) int64 labels for cross-entropy (else zeros);
+    targets for MSE (else empty, (0, 0)); y (n,) int64 labels for cross-entropy (else empty);
     perms (n_epochs, n) int64 sample orders, ``batch_size`` consecutive entries of a row per
     step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
     hyper (R, N_HYPER) and sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
