@@ -1,25 +1,28 @@
-"""Workloads shared by ``bench/test_optim.py`` and ``bench/optim_bandwidth.py``."""
+"""The optimizer step cases, shared by ``bench/test_optim.py`` and ``bench/optim_bandwidth.py``
+(and so the report): each a zero-argument callable, timed by ``bench.timing.measure``."""
 
 import numpy as np
 
 import fastopt
+from bench.stream_bound import stream_call
 from fastopt import reference
 
-#: name -> (fastopt factory, reference factory, torch factory name and kwargs, arrays touched)
-#: "arrays touched" counts the float arrays each parameter's step reads plus writes.
+#: name -> (fastopt factory, reference factory, torch class name and kwargs). Each step's
+#: streams (and so its bytes and its memory bound) come from the optimizer itself:
+#: ``bench.stream_bound.streams``.
 OPTIMIZERS = {
     "sgd": (lambda gc: fastopt.SGD(lr=0.01, gc=gc), lambda gc: reference.SGD(lr=0.01, gc=gc),
-            ("SGD", dict(lr=0.01)), 3),
+            ("SGD", dict(lr=0.01))),
     "momentum": (lambda gc: fastopt.Momentum(lr=0.01, gc=gc),
                  lambda gc: reference.SGD(lr=0.01, momentum=0.9, gc=gc),
-                 ("SGD", dict(lr=0.01, momentum=0.9)), 5),
+                 ("SGD", dict(lr=0.01, momentum=0.9))),
     "rmsprop": (lambda gc: fastopt.RMSprop(gc=gc), lambda gc: reference.RMSprop(gc=gc),
-                ("RMSprop", {}), 5),
-    "adam": (lambda gc: fastopt.Adam(gc=gc), lambda gc: reference.Adam(gc=gc), ("Adam", {}), 7),
+                ("RMSprop", {})),
+    "adam": (lambda gc: fastopt.Adam(gc=gc), lambda gc: reference.Adam(gc=gc), ("Adam", {})),
     "adamw": (lambda gc: fastopt.AdamW(gc=gc), lambda gc: reference.AdamW(gc=gc),
-              ("AdamW", {}), 7),
+              ("AdamW", {})),
     "adagrad": (lambda gc: fastopt.Adagrad(gc=gc), lambda gc: reference.Adagrad(gc=gc),
-                ("Adagrad", {}), 5),
+                ("Adagrad", {})),
 }  # fmt: skip
 
 #: torch's fastest CPU implementation per optimizer (issue 3): fused where torch has it.
@@ -52,6 +55,12 @@ def fastopt_step(name: str, gc, n: int):
     opt = OPTIMIZERS[name][0](gc)
     state = opt.init(params, layout)
     return lambda: opt.step(params, grads, state)
+
+
+def bound_step(name: str, n: int):
+    """A zero-argument callable moving the streams of ``name``'s step (no GC) over the same
+    chunks and threads: its memory bound (``bench.stream_bound``)."""
+    return stream_call(OPTIMIZERS[name][0](None), layout_for(n))
 
 
 def reference_step(name: str, gc, n: int):

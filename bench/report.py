@@ -16,7 +16,13 @@ of fewer steps, a smaller scale grid; the same optimizer sizes) about 2 and writ
 run.
 
 The fine-grained suite stays ``pytest bench/`` (pytest-benchmark, grouped by kernel); it uses
-the same cases (``bench/optim_cases.py``, ``mlp_cases.py``, ``sweep_workloads.py``).
+the same cases (``bench/optim_cases.py``, ``mlp_cases.py``, ``sweep_workloads.py``), timed by
+the same function (``bench.timing.measure``: one method, see ``bench/timing.py``).
+
+An optimizer step's "% of bound" divides the time of a streaming kernel with the step's own
+reads and writes (``bench/stream_bound.py``: p, g and each state buffer read, p and each
+buffer written; same chunks, same threads), timed in turn with the step, by the step's time:
+a bound the step can reach and not pass. The triad stays, as the machine's yardstick.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import fastopt
 from bench import optim_bandwidth, sweep_peers, sweep_scale
 from bench.mlp_cases import NETWORKS, loss_and_grad_calls
 from bench.optim_cases import SIZES
-from bench.timing import interleaved_medians
+from bench.timing import interleaved
 from fastopt.plot import pyplot, save
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -113,7 +119,8 @@ def measure_mlp() -> list[dict]:
     rows = []
     for name, (_, _, target) in NETWORKS.items():
         ours, reference = loss_and_grad_calls(name)
-        times = interleaved_medians({"fastopt": ours, "reference": reference})
+        times = {key: m.seconds for key, m in interleaved(
+            {"fastopt": ours, "reference": reference}).items()}  # fmt: skip
         rows.append(dict(network=name, fastopt=times["fastopt"], reference=times["reference"],
                          speedup=times["reference"] / times["fastopt"], target=target))  # fmt: skip
     return rows
@@ -150,7 +157,7 @@ def measure(quick: bool) -> dict:
     m["scale"] = sweep_scale.measure(quick)
     progress(f"fused optimizer steps at N = {', '.join(f'{n:.0e}' for n in sizes)}, with torch")
     m["triad"] = max(m["triad"], optim_bandwidth.triad_bandwidth(max(sizes)))
-    m["steps"] = optim_bandwidth.measure_steps(sizes, m["triad"])
+    m["steps"] = optim_bandwidth.measure_steps(sizes)
     progress("grid engine's peers: reference, scikit-learn, torch, JAX")
     sweep_peers.measure_peers(m["grid"], quick)
     progress("writing the report")
@@ -195,8 +202,9 @@ def targets(m: dict) -> list[Target]:
     n_max = max(r["n"] for r in m["steps"])
     big = [r for r in m["steps"] if r["n"] == n_max]
     for r in (r for r in big if r["gc"] is None):
-        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: % of triad",
-                             r["pct_triad"], 90.0, "{:.0f}%"))  # fmt: skip
+        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: % of its memory "
+                             f"bound ({r['streams']})", r["pct_bound"], 90.0,
+                             "{:.0f}%"))  # fmt: skip
     for r in (r for r in big if r["gc"] is None):
         out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: x reference",
                              r["x_reference"], 15.0))  # fmt: skip
@@ -348,7 +356,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
 
     lines += ["## The machine's limits", "",
               "Each the best of its measurements in this run (at the start, and again before "
-              "the grids and the optimizer steps).", "",
+              "the grids and the optimizer steps). Yardsticks: an optimizer step is held "
+              "against its own memory bound (below), not against the triad.", "",
               f"- STREAM-like triad `a = b + s*c` (Numba prange, float32, N = "
               f"{max(r['n'] for r in m['steps']):.0e}): **{m['triad']:.1f} GB/s**",
               f"- NumPy sgemm 2048^3 float32: **{m['sgemm']:.1f} GFLOP/s**", ""]  # fmt: skip
@@ -368,10 +377,11 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     g = m["grid"]
     lines += ["## Grid engine (`fastopt.sweep`)", "",
               "Run-steps per second (one run-step = forward + backward + optimizer step of one "
-              "configuration); fastopt and the reference are medians of 3 timings; the "
+              "configuration); fastopt and the reference are medians of at least 3 timed "
+              "rounds (`bench.timing.measure`), the other peers one run each; the "
               "reference and scikit-learn train 4 configurations one at a time, torch batches "
               "every configuration with `bmm`, JAX `vmap`s a `lax.scan` (its compile time "
-              "apart). Configurations and threads are timed in turn, 3 rounds (medians).", "",
+              "apart). Configurations and threads are timed in turn, 3 turns (medians).", "",
               "| workload | fastopt | useful GFLOP/s (% sgemm) | reference | scikit-learn | "
               "torch | JAX (compile) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for w in g["workloads"]:
@@ -407,12 +417,16 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               f"{s['peak_10k']:.0f} MiB, 100k runs {s['peak_100k']:.0f} MiB.", ""]  # fmt: skip
 
     lines += ["## Fused optimizer steps (float32)", "",
-              "GB/s counts the bytes each step must read and write (STREAM's convention; the "
-              "triad also pays a write-allocate read, so an in-place update can exceed 100% of "
-              "it). GC and no-GC and torch are timed in turn. torch: fused Adam/AdamW/SGD, "
-              "foreach RMSprop/Adagrad (its fastest CPU implementations).", "",
-              "| optimizer | GC | N | time | GB/s | % triad | x reference | x torch | "
-              "GC extra |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "Streams: the float32 arrays a step reads (r: p, g, each state buffer) and "
+              "writes (w: p, each state buffer), from the optimizer's state buffers; GB/s "
+              "counts those bytes. The bound moves the same streams with a streaming kernel "
+              "(`bench/stream_bound.py`: almost no arithmetic, the step's chunks and threads); "
+              "% of bound is its time over the step's (target >= 90%). GC off and on, the "
+              "bound and torch are timed in turn. torch: fused Adam/AdamW/SGD, foreach "
+              "RMSprop/Adagrad (its fastest CPU implementations).", "",
+              "| optimizer | GC | N | streams | time | GB/s | bound GB/s | % of bound | "
+              "x reference | x torch | GC extra |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in m["steps"]:
         x_torch = ("" if r["gc"] is not None else
                    f"{r['x_torch']:.2f}x ({r['torch']})" if r["x_torch"] is not None
@@ -420,9 +434,10 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
         extra = "" if r["gc_extra"] is None else f"{r['gc_extra'] * 100:+.0f}%"
         t_us = r["seconds"] * 1e6
         shown = f"{t_us:.1f} us" if t_us < 1000 else f"{t_us / 1000:.2f} ms"
-        lines.append(f"| {r['optimizer']} | {r['gc'] or 'off'} | {r['n']:.0e} | {shown} | "
-                     f"{r['gbs']:.1f} | {r['pct_triad']:.0f}% | {r['x_reference']:.1f}x | "
-                     f"{x_torch} | {extra} |")  # fmt: skip
+        lines.append(f"| {r['optimizer']} | {r['gc'] or 'off'} | {r['n']:.0e} | "
+                     f"{r['streams']} | {shown} | {r['gbs']:.1f} | {r['bound_gbs']:.1f} | "
+                     f"{r['pct_bound']:.0f}% | {r['x_reference']:.1f}x | {x_torch} | "
+                     f"{extra} |")  # fmt: skip
 
     lines += ["", "## Reproduce, and the fine-grained suite", "",
               "```bash",
@@ -432,9 +447,10 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               "python -m bench.report --quick         # about 2 min, written to bench-out/",
               "```", "",
               "`pytest bench/` is the fine-grained suite (pytest-benchmark, one group per "
-              "kernel and size, a speed-up table at the end); it shares its cases with this "
-              "report. To compare two commits: `pytest bench/ --benchmark-autosave` on the "
-              "first, then `pytest bench/ --benchmark-compare` (against the last saved run; "
+              "kernel and size, a speed-up table at the end); it shares its cases and their "
+              "timing (`bench.timing.measure`) with this report. To compare two commits: "
+              "`pytest bench/ --benchmark-autosave` on the first, then "
+              "`pytest bench/ --benchmark-compare` (against the last saved run; "
               "`--benchmark-compare=0001` for a given one, "
               "`--benchmark-compare-fail=median:10%` to fail on a slowdown). Saved runs live in "
               "`.benchmarks/` (ignored by git). The scripts behind each section run alone too: "

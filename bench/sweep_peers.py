@@ -6,10 +6,14 @@ step of one configuration), for the two workloads of ``bench/sweep_workloads.py`
 
 - fastopt: ``fastopt.sweep`` (warm: compiled before timing);
 - reference: the per-configuration loop over ``fastopt.reference`` (a few runs, same steps);
+  these two are the cases of ``bench/test_sweep.py`` too, timed by the same
+  ``bench.timing.measure`` (median of at least 3 rounds);
 - scikit-learn: ``MLPRegressor`` / ``MLPClassifier`` (Adam), one configuration at a time;
 - torch: all configurations batched, ``torch.bmm`` + autograd + a batched optimizer update;
 - JAX: ``jax.vmap`` over configurations of a ``jax.lax.scan`` over steps, with optax
   (compile time reported apart).
+
+The peers run once each (a torch grid takes seconds; they are not cases of the suite).
 
 It also prints NumPy's sgemm rate (the useful-FLOP yardstick), time against the number of
 configurations, the 2-thread speed-up and the start-up of a new process (warm and empty
@@ -20,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,13 +33,14 @@ import numba
 import numpy as np
 
 import fastopt
+from bench import timing
 from bench.sweep_workloads import (
     Workload,
     classifier,
+    fastopt_call,
     reference_loop,
     regression,
 )
-from bench.timing import timed
 
 
 def sgemm_gflops(n: int = 2048) -> float:
@@ -44,7 +48,7 @@ def sgemm_gflops(n: int = 2048) -> float:
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     b = a.T.copy()
     a @ b
-    best = min(timed(lambda: a @ b) for _ in range(5))
+    best = min(timing.timed(lambda: a @ b) for _ in range(5))
     return 2 * n**3 / best / 1e9
 
 
@@ -58,26 +62,23 @@ def _grid_runs(w: Workload) -> list[dict]:
 
 
 # --- fastopt ---------------------------------------------------------------------------------
-def fastopt_rate(w: Workload, rounds: int = 3) -> tuple[float, float]:
-    """(run-steps/s, seconds) of the whole grid, counting the steps runs really took; the
-    median of ``rounds`` timings after a compile (or cache load) on a small grid."""
-    small = {**w.grid, "lr": w.grid["lr"][:2], "steps": 2}
-    fastopt.sweep(w.model, w.X, w.Y, progress=False, **small)
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = fastopt.sweep(w.model, w.X, w.Y, progress=False, **w.grid)
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
-    return float(result["steps_done"].sum()) / seconds, seconds
+def _run_steps(result) -> float:
+    return float(result["steps_done"].sum())
+
+
+def fastopt_rate(w: Workload) -> tuple[float, float]:
+    """(run-steps/s, seconds) of the whole grid, counting the steps runs really took
+    (``bench.timing.measure``: median of at least 3 rounds, after a compile on a small grid)."""
+    warmup, run = fastopt_call(w)
+    m = timing.measure(run, warmup=warmup)
+    return _run_steps(m.result) / m.seconds, m.seconds
 
 
 # --- the NumPy reference ---------------------------------------------------------------------
-def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100, rounds: int = 3) -> float:
-    """run-steps/s of the per-configuration loop over ``fastopt.reference`` (median of
-    ``rounds``)."""
+def reference_rate(w: Workload, n_runs: int = 4, steps: int = 100) -> float:
+    """run-steps/s of the per-configuration loop over ``fastopt.reference``."""
     run, run_steps = reference_loop(w, n_runs=n_runs, steps=steps)
-    return run_steps / statistics.median(timed(run) for _ in range(rounds))
+    return run_steps / timing.measure(run).seconds
 
 
 # --- scikit-learn: one MLPRegressor / MLPClassifier per configuration -------------------------
@@ -249,36 +250,44 @@ def jax_rate(w: Workload, steps: int = 100) -> tuple[float, float] | str:
                                         *[init(r["seed"]) for r in members])  # fmt: skip
         lrs = jnp.asarray([r["lr"] for r in members], dtype=jnp.float32)
         fn = train_group(name)
-        compile_seconds += timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
-        total += timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
+        compile_seconds += timing.timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
+        total += timing.timed(lambda: jax.block_until_ready(fn(params, lrs)))  # noqa: B023
     return len(runs) * steps / total, compile_seconds
 
 
 # --- scaling, threads, start-up ------------------------------------------------------------------
-def scaling(steps: int, rounds: int = 3) -> list[tuple[int, float]]:
+def scaling(steps: int, turns: int = 3) -> list[tuple[int, float]]:
     """Run-steps/s of the regression grid at 256 / 1024 / 4096 configurations, timed in turn
-    over ``rounds`` (medians)."""
-    grids = {n: regression(n_lrs=n, steps=steps) for n in (256, 1024, 4096)}
-    rates = {n: [] for n in grids}
-    for _ in range(rounds):
-        for n, w in grids.items():
-            rates[n].append(fastopt_rate(w, rounds=1)[0])
-    return [(n, statistics.median(r)) for n, r in rates.items()]
+    (``bench.timing.interleaved``, ``turns`` turns)."""
+    calls = {n: fastopt_call(regression(n_lrs=n, steps=steps)) for n in (256, 1024, 4096)}
+    measured = timing.interleaved(
+        {n: run for n, (_, run) in calls.items()},
+        turns=turns,
+        warmups={n: warmup for n, (warmup, _) in calls.items()},
+    )
+    return [(n, _run_steps(m.result) / m.seconds) for n, m in measured.items()]
 
 
-def thread_speedup(w: Workload, rounds: int = 3) -> tuple[float, float]:
-    """Run-steps/s on 1 thread and on all of Numba's, timed in turn (medians of ``rounds``)."""
+def thread_speedup(w: Workload, turns: int = 3) -> tuple[float, float]:
+    """Run-steps/s on 1 thread and on all of Numba's, timed in turn (``interleaved``)."""
     threads = numba.get_num_threads()
-    one, many = [], []
+    warmup, run = fastopt_call(w)
+
+    def on(n_threads):
+        def call():
+            numba.set_num_threads(n_threads)  # microseconds next to a grid
+            return run()
+
+        return call
+
     try:
-        for _ in range(rounds):
-            numba.set_num_threads(1)
-            one.append(fastopt_rate(w, rounds=1)[0])
-            numba.set_num_threads(threads)
-            many.append(fastopt_rate(w, rounds=1)[0])
+        measured = timing.interleaved(
+            {"one": on(1), "many": on(threads)}, turns=turns, warmups={"one": warmup}
+        )
     finally:
         numba.set_num_threads(threads)
-    return statistics.median(one), statistics.median(many)
+    one, many = (_run_steps(measured[k].result) / measured[k].seconds for k in ("one", "many"))
+    return one, many
 
 
 STARTUP = """

@@ -1,5 +1,6 @@
-"""The grid engine's benchmark workloads (issue 4), shared by the pytest-benchmark suite and
-``bench/sweep_peers.py``.
+"""The grid engine's benchmark workloads (issue 4) and their cases, shared by the
+pytest-benchmark suite (``bench/test_sweep.py``) and ``bench/sweep_peers.py`` (the report),
+both timed by ``bench.timing.measure``.
 
 (a) ``regression``: 8-32-1 ReLU MLP, 128 samples, full batch, Adam, 256 learning rates x 500
     steps.
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import fastopt
 from fastopt import MLP, batch_indices, reference
 
 
@@ -63,6 +65,23 @@ def classifier(n_lrs: int = 64, n_seeds: int = 4, steps: int = 200) -> Workload:
     grid = dict(optimizer=["sgd", "momentum", "rmsprop", "adam"], lr=lrs,
                 seed=list(range(n_seeds)), batch_size=32, steps=steps)  # fmt: skip
     return Workload("classifier 16-32-32-4, batch 32, 4 optimizers", model, X, labels, grid)
+
+
+def fastopt_call(w: Workload):
+    """``(warmup, run)``: zero-argument callables. ``warmup`` compiles (or loads from the
+    cache) the kernels the grid needs on a 2-run, 2-step grid; ``run`` trains the whole grid
+    and returns its ``SweepResult`` (count run-steps with ``steps_done``: runs that diverge
+    stop early).
+    """
+    small = {**w.grid, "lr": w.grid["lr"][:2], "steps": 2}
+
+    def warmup():
+        fastopt.sweep(w.model, w.X, w.Y, progress=False, **small)
+
+    def run():
+        return fastopt.sweep(w.model, w.X, w.Y, progress=False, **w.grid)
+
+    return warmup, run
 
 
 def reference_loop(w: Workload, n_runs: int = 4, steps: int = 100):
