@@ -336,7 +336,8 @@ class Optimizer:
             overlapping arrays, a state made for other params or another optimizer), before
             anything is written.
         """
-        check_finite = check_bool("check_finite", check_finite)
+        if check_finite is not False:  # the default skips the call: this runs on every step
+            check_finite = check_bool("check_finite", check_finite)
         layout = self._check_state(state)
         params = _check_params(params, layout)
         if not state._belongs_to(params):
@@ -364,7 +365,8 @@ class Optimizer:
                 )
         t = state.step
         coef = state._coefficients
-        _k.fill_coefficients(self.kind, self.hyper_vector(), t, self.lr_at(t), coef)
+        lr = self.lr(t) if isinstance(self.lr, Schedule) else self.lr  # t checked above
+        _k.fill_coefficients(self.kind, self.hyper_vector(), t, lr, coef)
         gc_mode = GC_MODES[self.gc]
         chunks = state.chunks(gc_mode != _k.GC_NONE)
         run = _k.step_parallel if layout.size >= PARALLEL_MIN_SIZE else _k.step_serial
@@ -478,7 +480,11 @@ def _check_params(params: object, layout: Layout) -> np.ndarray:
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
-    # The bounds test is nearly free and almost always says no; only then solve exactly.
+    # Two arrays that own their memory overlap only if they are one array (the common case,
+    # decided without a call: this runs on every step). Otherwise the bounds test is nearly
+    # free and almost always says no; only then solve exactly.
+    if a.base is None and b.base is None:
+        return a is b
     return np.may_share_memory(a, b) and np.shares_memory(a, b)
 
 
