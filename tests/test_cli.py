@@ -9,17 +9,7 @@ import sys
 import pytest
 
 from fastopt.cli import EXPERIMENTS, main
-
-
-def one_line_error(capsys, argv) -> str:
-    """Run ``main(argv)``: it must return 2, print nothing on stdout and one line on stderr."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 2
-    assert out == ""
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    return err
-
+from tests.cli_helpers import one_line_error
 
 FLAGS = [
     (["compare", "--seed", "-1"], "fastopt compare: --seed: must be >= 0, got -1"),

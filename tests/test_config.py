@@ -12,6 +12,7 @@ import fastopt.store
 from fastopt import MLP, data, load_sweep, sweep
 from fastopt.cli import main
 from fastopt.config import ConfigError, load_config, status
+from tests.cli_helpers import one_line_error
 
 GOOD = """
 [model]
@@ -137,16 +138,6 @@ def test_bad_files_name_the_key(tmp_path, text, match):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError, match=match):
         load_config(path).run(progress=False)
-
-
-def one_line_error(capsys, argv) -> str:
-    """Run ``main(argv)``: it must return 2, print nothing on stdout and one line on stderr."""
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert code == 2
-    assert out == ""
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize("text, match", BAD)

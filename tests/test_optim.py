@@ -469,26 +469,22 @@ def test_schedule_matches_torch_fed_the_same_rates(info):
     )
 
 
+@pytest.mark.parametrize(
+    ("implementation", "rtol", "atol"), [("fused", 1e-10, 1e-12), ("reference", 1e-12, 1e-14)]
+)
 @pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
-def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs):
+def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs, implementation, rtol,
+                                                            atol):  # fmt: skip
     """gc="grad" == torch fed centralize(g + wd * p) with its own L2 decay off (AdamW: its
-    decoupled decay kept, fed centralize(g))."""
+    decoupled decay kept, fed centralize(g)); the fused step and the reference alike."""
     wd = info.cls(**kwargs).weight_decay
     if info.l2_weight_decay:
         overrides, fed = {"weight_decay": 0.0}, lambda p, g: centralize_one(g + wd * p)
     else:
         overrides, fed = {}, lambda p, g: centralize_one(g)
-    run_against_torch(
-        info,
-        kwargs,
-        np.float64,
-        implementation="fused",
-        rtol=1e-10,
-        atol=1e-12,
-        gc="grad",
-        torch_overrides=overrides,
-        torch_grad=fed,
-    )
+    run_against_torch(info, kwargs, np.float64, implementation=implementation, rtol=rtol,
+                      atol=atol, gc="grad", torch_overrides=overrides,
+                      torch_grad=fed)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- convergence

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fastopt.reference.optim import SGD, Adagrad, Adam, AdamW, RMSprop, centralize
-from tests.optimizer_cases import centralize_one, info_cases, option_cases, run_against_torch
+from tests.optimizer_cases import info_cases, option_cases, run_against_torch
 
 SHAPES = {"W": (3, 4), "b": (5,), "one": (1, 1), "K": (2, 3, 2, 2), "s": (1,)}
 N_STEPS = 50
@@ -276,26 +276,4 @@ def test_callable_lr_matches_torch(info):
         rtol=1e-12,
         atol=1e-14,
         lr=lambda t: 0.1 * 0.5**t,
-    )
-
-
-@pytest.mark.parametrize(("info", "kwargs"), option_cases(torch_only=True))
-def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs):
-    """gc="grad" == torch fed centralize(g + wd * p) with its own L2 decay off; AdamW has no
-    L2 term: torch AdamW (same decoupled decay) fed centralize(g)."""
-    wd = info.reference(**kwargs).weight_decay
-    if info.l2_weight_decay:
-        overrides, fed = {"weight_decay": 0.0}, lambda p, g: centralize_one(g + wd * p)
-    else:
-        overrides, fed = {}, lambda p, g: centralize_one(g)
-    run_against_torch(
-        info,
-        kwargs,
-        np.float64,
-        implementation="reference",
-        rtol=1e-12,
-        atol=1e-14,
-        gc="grad",
-        torch_overrides=overrides,
-        torch_grad=fed,
     )
