@@ -43,6 +43,7 @@ import numpy as np
 
 from fastopt.data import DATASETS
 from fastopt.mlp import MLP
+from fastopt.optimizers import OPTIMIZERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -54,10 +55,10 @@ MODEL_KEYS = {"sizes": "list of int", "activation": "str", "loss": "str"}
 DATA_KEYS = {"name": "str", "path": "str", "options": "table"}
 GRID_AXES = {
     "optimizer": "str", "lr": "number", "seed": "int", "data_seed": "int", "gc": "str",
-    "batch_size": "int or 'full'", "momentum": "number", "dampening": "number",
-    "nesterov": "bool", "alpha": "number", "centered": "bool", "eps": "number",
-    "weight_decay": "number", "betas": "pair of numbers", "amsgrad": "bool",
-    "lr_decay": "number", "initial_accumulator_value": "number",
+    "batch_size": "int or 'full'",
+    # Every optimizer's hyperparameters, with the kind of value their spec declares.
+    **{h.name: h.axis for cls in OPTIMIZERS.values() for h in cls.spec.hyperparameters
+       if h.name != "lr"},
 }  # fmt: skip
 RUN_KEYS = {
     "steps": "int", "stop_below": "number", "diverge_above": "number", "record_every": "int",

@@ -15,7 +15,6 @@ Hyperparameter axes only multiply the optimizers they apply to: ``momentum=[0, 0
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import itertools
 import math
 import os
@@ -154,7 +153,7 @@ def _optimizer_label(spec: object) -> str:
 
 
 def _accepted_hyperparameters(cls: type) -> list[str]:
-    return [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "lr", "gc")]
+    return [n for n in cls.spec.names if n != "lr"]
 
 
 class Grid:

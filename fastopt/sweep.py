@@ -24,7 +24,6 @@ import numpy as np
 
 from fastopt._kernels import grid as _grid
 from fastopt._kernels import mlp as _mlp
-from fastopt._kernels.fused import N_HYPER
 from fastopt._version import __version__
 from fastopt.mlp import MLP
 from fastopt.optim import GC_MODES, chunk_table
@@ -308,9 +307,11 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
     final_params = np.empty((n_runs, n_params), dtype=dtype) if settings.return_params else None
     offset = runs[0].index if runs else 0
 
+    # A kernel call trains runs of one data order and one optimizer kernel (it is compiled
+    # per optimizer: only what a sweep uses).
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
-        groups.setdefault(run.group, []).append(run)
+        groups.setdefault((run.group, run.optimizer.spec.coefficient_dtype), []).append(run)
     model_args = model.kernel_arguments(dtype)
     loss_kind = _mlp.LOSS_CROSS_ENTROPY if classifier else _mlp.LOSS_MSE
     chunk_tables = (chunk_table(model.layout, False), chunk_table(model.layout, True))
@@ -324,8 +325,8 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
         XT = _feature_major(data[0], model_args[0], size)
         for wave in batch.waves():
             _grid.train_runs(
-                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.kinds[wave],
-                batch.hyper[wave], batch.sched_code[wave], batch.sched_params[wave],
+                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.hyper[wave],
+                batch.coefficients[wave], batch.sched_code[wave], batch.sched_params[wave],
                 batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
                 settings.steps, settings.record_every, settings.stop, settings.diverge,
                 DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
@@ -358,10 +359,11 @@ class _Batch:
         self.runs = runs
         n, n_params = len(runs), model.layout.size
         n_buffers = max(len(run.optimizer.buffer_names) for run in runs)
+        spec = runs[0].optimizer.spec  # one kernel for all (see train_chunk)
         self.params = np.empty((n, n_params), dtype=dtype)
         self.state = np.zeros((n, n_buffers, n_params), dtype=dtype)
-        self.hyper = np.empty((n, N_HYPER), dtype=np.float64)
-        self.kinds = np.empty(n, dtype=np.int64)
+        self.hyper = np.empty(n, dtype=spec.hyper_dtype)
+        self.coefficients = np.zeros(n, dtype=spec.coefficient_dtype)
         self.gc_modes = np.empty(n, dtype=np.int64)
         self.sched_code = np.empty(n, dtype=np.int64)
         self.sched_params = np.empty((n, 4), dtype=np.float64)
@@ -369,8 +371,7 @@ class _Batch:
             opt = run.optimizer
             self.params[k] = model.init(seed=run.seed, dtype=dtype)
             opt.fill_initial_buffers(self.state[k])
-            self.hyper[k] = opt.hyper_vector()
-            self.kinds[k] = opt.kind
+            self.hyper[k] = opt.hyper_record()[0]
             self.gc_modes[k] = GC_MODES[opt.gc]
             rate = opt.lr if isinstance(opt.lr, Schedule) else Constant(opt.lr)
             self.sched_code[k] = rate.code

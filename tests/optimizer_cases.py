@@ -7,13 +7,15 @@ they do). The fused class is checked against the reference for every option set 
 dtype, and both against torch; :func:`run_against_torch` is the one loop that does the
 latter for either implementation.
 
-Adding an optimizer = one row of :data:`OPTIMIZERS`.
+Adding an optimizer = one row of :data:`OPTIMIZERS`: its class (whose spec gives the name,
+the torch counterpart and the defaults), its reference, and option sets.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -61,36 +63,47 @@ def centralize_one(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class OptimizerInfo:
-    """One optimizer under test.
+    """One optimizer under test: its class (whose spec says the rest), reference and options.
 
     Attributes
     ----------
-    name : str
-        Test id, e.g. ``"Adam"``.
     cls : type
-        The fused fastopt optimizer.
+        The fused fastopt optimizer; ``cls.spec`` gives its name, torch counterpart and
+        defaults.
     reference : callable
         Makes the ``fastopt.reference`` optimizer from the same keyword arguments.
-    torch_name : str or None
-        The ``torch.optim`` class it follows (None: no torch counterpart).
     options : list of dict
         Keyword arguments (``gc`` aside), together using every constructor argument.
     rich : dict
         One option set that uses most options, for tests that need only one.
-    torch_defaults : dict
-        Arguments torch needs spelled out to mean what ours means by default.
-    l2_weight_decay : bool
-        Weight decay is an L2 term added to the gradient (AdamW's is decoupled instead).
     """
 
-    name: str
     cls: type
     reference: Callable[..., object]
-    torch_name: str | None
     options: list[dict]
     rich: dict
-    torch_defaults: dict = field(default_factory=dict)
-    l2_weight_decay: bool = True
+
+    @property
+    def name(self) -> str:
+        """Test id, e.g. ``"Adam"``."""
+        return self.cls.__name__
+
+    @property
+    def torch_name(self) -> str | None:
+        """The ``torch.optim`` class it follows (None: no torch counterpart)."""
+        return self.cls.spec.torch
+
+    @property
+    def l2_weight_decay(self) -> bool:
+        """Weight decay is an L2 term added to the gradient (AdamW's is decoupled instead)."""
+        return self.cls.spec.constants.get("decoupled", 0.0) == 0.0
+
+    @property
+    def torch_defaults(self) -> dict:
+        """Our defaults that torch needs spelled out (Momentum's momentum=0.9)."""
+        parameters = inspect.signature(self.torch_class()).parameters
+        return {name: value for name, value in self.cls.spec.defaults.items()
+                if name in parameters and parameters[name].default != value}  # fmt: skip
 
     def torch_class(self) -> type:
         """The torch.optim class (skips the test where torch is not installed)."""
@@ -100,10 +113,8 @@ class OptimizerInfo:
 
 OPTIMIZERS = [
     OptimizerInfo(
-        "SGD",
         fastopt.SGD,
         ref.SGD,
-        "SGD",
         options=[
             dict(lr=0.05),
             dict(lr=0.05, weight_decay=0.1),
@@ -116,10 +127,8 @@ OPTIMIZERS = [
         rich=dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.1),
     ),
     OptimizerInfo(
-        "Momentum",
         fastopt.Momentum,
         lambda **kw: ref.SGD(**{"momentum": 0.9, **kw}),
-        "SGD",
         options=[
             dict(lr=0.05),
             dict(lr=0.05, momentum=0.5, weight_decay=0.1),
@@ -127,13 +136,10 @@ OPTIMIZERS = [
             dict(lr=0.05, dampening=0.3, weight_decay=0.1),
         ],
         rich=dict(lr=0.05, dampening=0.3, weight_decay=0.1),
-        torch_defaults=dict(momentum=0.9),
     ),
     OptimizerInfo(
-        "RMSprop",
         fastopt.RMSprop,
         ref.RMSprop,
-        "RMSprop",
         options=[
             dict(lr=0.01),
             dict(lr=0.01, centered=True),
@@ -145,10 +151,8 @@ OPTIMIZERS = [
         rich=dict(lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.1),
     ),
     OptimizerInfo(
-        "Adam",
         fastopt.Adam,
         ref.Adam,
-        "Adam",
         options=[
             dict(lr=0.01),
             dict(lr=0.01, amsgrad=True),
@@ -158,10 +162,8 @@ OPTIMIZERS = [
         rich=dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
     ),
     OptimizerInfo(
-        "AdamW",
         fastopt.AdamW,
         ref.AdamW,
-        "AdamW",
         options=[
             dict(lr=0.01),  # default weight_decay=1e-2
             dict(lr=0.01, weight_decay=0.0),
@@ -169,13 +171,10 @@ OPTIMIZERS = [
             dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
         ],
         rich=dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=True, weight_decay=0.1),
-        l2_weight_decay=False,
     ),
     OptimizerInfo(
-        "Adagrad",
         fastopt.Adagrad,
         ref.Adagrad,
-        "Adagrad",
         options=[
             dict(lr=0.1),
             dict(lr=0.1, lr_decay=0.05),

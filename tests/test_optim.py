@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastopt
-import fastopt.optim as fo
+import fastopt.optimizers.base as fo
 from fastopt import Layout
 from fastopt._kernels import fused as _fused
 from fastopt._validate import (
@@ -22,6 +22,7 @@ from fastopt._validate import (
     check_int,
     check_positive,
 )
+from fastopt.optimizers import OPTIMIZERS as REGISTRY
 from fastopt.reference import optim as ref
 from fastopt.schedules import Constant, Cosine, Exponential, StepDecay
 from tests.optimizer_cases import (
@@ -155,10 +156,10 @@ def test_momentum_is_sgd_with_momentum_09_under_its_own_name():
 
 
 def test_every_optimizer_is_listed_under_its_state_name():
-    assert set(fo.OPTIMIZERS.values()) == {info.cls for info in OPTIMIZERS}
-    for name, cls in fo.OPTIMIZERS.items():
+    assert set(REGISTRY.values()) == {info.cls for info in OPTIMIZERS}
+    for name, cls in REGISTRY.items():
         assert cls.name == name
-    assert len({cls.name for cls in fo.OPTIMIZERS.values()}) == len(fo.OPTIMIZERS)
+    assert len({cls.name for cls in REGISTRY.values()}) == len(REGISTRY)
 
 
 @pytest.mark.parametrize(("info", "kwargs"), option_cases())

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import overload
 
-from fastopt._kernels.fused import GC_NONE, N_COEFFICIENTS, _step_chunk, fill_coefficients
+from fastopt._kernels.fused import GC_NONE, fill_coefficients, step_chunk
 from fastopt._kernels.mlp import LOSS_CROSS_ENTROPY, _backward, _forward, _loss, _workspace_size
 from fastopt._kernels.schedules import schedule_value
 
@@ -74,8 +74,8 @@ def train_runs(
     slope,
     perms,
     batch_size,
-    kinds,
     hyper,
+    coefficients,
     sched_code,
     sched_params,
     gc_modes,
@@ -105,8 +105,10 @@ def train_runs(
     Shapes (R runs, P parameters, k the most optimizer buffers): X (n, d); Y (n, m) float
     targets for MSE (else empty, (0, 0)); y (n,) int64 labels for cross-entropy (else empty);
     perms (n_epochs, n) int64 sample orders, ``batch_size`` consecutive entries of a row per
-    step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
-    hyper (R, N_HYPER) and sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
+    step (a single ``arange(n)`` row for full batch); gc_modes, sched_code (R,) int64; hyper
+    (R,) and coefficients (R,): records of ONE optimizer (its hyperparameters; scratch for
+    its per-step coefficients), so the kernel is compiled per optimizer a sweep uses (see
+    ``fused``); sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
     chunk tables without / with GC rows; params (R, P) and state (R, k, P) in/out; curves
     (R, n_records) float64 (NaN where nothing is recorded; n_records 0 records nothing);
     steps_to_target, diverged_at, steps_done (R,) int64 (-1 = no); best_loss (R,) float64.
@@ -116,17 +118,18 @@ def train_runs(
     full_batch = batch_size == X.shape[0]
     for r in prange(params.shape[0]):
         XTr = XT if full_batch else _batch_input(XT, batch_size)
-        _train_run(r, X, XTr, Y, y, loss_kind, sizes, act, slope, perms, batch_size, kinds, hyper,
-                   sched_code, sched_params, gc_modes, chunks_plain, chunks_gc, params, state,
-                   steps, record_every, stop_below, diverge_above, diverge_factor, curves,
-                   steps_to_target, diverged_at, best_loss, steps_done)  # fmt: skip
+        _train_run(r, X, XTr, Y, y, loss_kind, sizes, act, slope, perms, batch_size, hyper,
+                   coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
+                   params, state, steps, record_every, stop_below, diverge_above,
+                   diverge_factor, curves, steps_to_target, diverged_at, best_loss,
+                   steps_done)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
-def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, kinds, hyper,
-               sched_code, sched_params, gc_modes, chunks_plain, chunks_gc, params, state,
-               steps, record_every, stop_below, diverge_above, diverge_factor, curves,
-               steps_to_target, diverged_at, best_loss, steps_done):  # fmt: skip
+def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, hyper,
+               coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
+               params, state, steps, record_every, stop_below, diverge_above, diverge_factor,
+               curves, steps_to_target, diverged_at, best_loss, steps_done):  # fmt: skip
     """Train run ``r`` (see ``train_runs``).
 
     ``XT`` is the run's (d, batch) input: X transposed for a full batch, else a buffer that
@@ -139,7 +142,6 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
     yb = y if full_batch else np.empty(batch_size, dtype=np.int64)
     work = np.empty(_workspace_size(sizes, batch_size), dtype=dtype)
     grad = np.empty(params.shape[1], dtype=dtype)
-    coef = np.empty(N_COEFFICIENTS, dtype=dtype)
     chunks = chunks_plain if gc_modes[r] == GC_NONE else chunks_gc
     p = params[r]
     threshold = diverge_above
@@ -166,10 +168,11 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
             break
         _backward(p, XT, sizes, act, slope, work, grad)
         lr = schedule_value(sched_code[r], sched_params[r], t)
-        fill_coefficients(kinds[r], hyper[r], t, lr, coef)
+        fill_coefficients(hyper[r : r + 1], t, lr, coefficients[r : r + 1])
+        c = coefficients[r]
         for k in range(chunks.shape[0]):
             lo, hi, gc_row_length = chunks[k, 0], chunks[k, 1], chunks[k, 2]
-            _step_chunk(kinds[r], p, grad, state[r], coef, lo, hi, gc_row_length, gc_modes[r])
+            step_chunk(c, p, grad, state[r], lo, hi, gc_row_length, gc_modes[r])
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")

@@ -1,0 +1,172 @@
+"""Adam as ``torch.optim.Adam``, and ``AdamW`` (decoupled weight decay) as its variant.
+
+``d = g + weight_decay*p`` (Adam) or ``p *= 1 - lr*weight_decay`` first (AdamW);
+``m = b1*m + (1-b1)*d``; ``v = b2*v + (1-b2)*d**2`` (AMSGrad: ``v_max = max(v_max, v)`` used in
+place of ``v``); ``p -= lr/(1-b1**t) * m / (sqrt(v)/sqrt(1-b2**t) + eps)``, ``t`` counted
+from 1. State: ``exp_avg``, ``exp_avg_sq`` and, with AMSGrad, ``max_exp_avg_sq``.
+"""
+
+import numpy as np
+from numba import njit
+
+from fastopt._kernels.rules import decayed, ema
+from fastopt._validate import check_bool, check_fraction, check_positive
+from fastopt.optimizers.base import Optimizer
+from fastopt.optimizers.spec import Hyper, OptimizerSpec
+
+
+@njit(inline="always")
+def _coefficients(h, t, lr, c):
+    bias_correction1 = 1.0 - h.beta1 ** (t + 1)
+    bias_correction2 = 1.0 - h.beta2 ** (t + 1)
+    decoupled = h.weight_decay if h.decoupled > 0 else 0.0
+    c.lr = lr
+    c.wd = 0.0 if h.decoupled > 0 else h.weight_decay
+    c.beta1 = h.beta1
+    c.one_minus_beta1 = 1.0 - h.beta1
+    c.beta2 = h.beta2
+    c.one_minus_beta2 = 1.0 - h.beta2
+    c.eps = h.eps
+    c.step_size = lr / bias_correction1
+    c.bias_correction1 = bias_correction1
+    c.sqrt_bias_correction2 = np.sqrt(bias_correction2)
+    c.decoupled_wd = decoupled
+    c.decay = 1.0 - lr * decoupled
+    c.amsgrad = h.amsgrad
+
+
+@njit(inline="always")
+def _loop(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad):
+    # amsgrad is a literal at each call site (see sgd._loop).
+    dt = p.dtype.type
+    wd, eps, sqrt_bc2 = dt(c.wd), dt(c.eps), dt(c.sqrt_bias_correction2)
+    beta1, omb1, beta2, omb2 = dt(c.beta1), dt(c.one_minus_beta1), dt(c.beta2), dt(
+        c.one_minus_beta2)  # fmt: skip
+    step_size, decay = dt(c.step_size), dt(c.decay)
+    total_u = 0.0
+    total_p = 0.0
+    for i in range(p.shape[0]):
+        d = decayed(g[i], p[i], wd) - d_shift
+        m = ema(exp_avg[i], d, beta1, omb1)
+        v = ema(exp_avg_sq[i], d * d, beta2, omb2)
+        exp_avg[i] = m
+        exp_avg_sq[i] = v
+        if amsgrad:
+            v = np.maximum(max_sq[i], v)  # NaN-propagating, as torch.maximum
+            max_sq[i] = v
+        u = m / (np.sqrt(v) / sqrt_bc2 + eps)
+        total_u += u
+        total_p += p[i]
+        p[i] = p[i] * decay - step_size * u
+    # The step is lr * (u / bias_correction1 + decoupled_wd * p): its direction's sum.
+    total = total_u / dt(c.bias_correction1)
+    if c.decoupled_wd != 0:
+        total += dt(c.decoupled_wd) * total_p
+    return total
+
+
+@njit(inline="always")
+def _rows(c, p, g, S, lo, hi, d_shift):
+    p, g = p[lo:hi], g[lo:hi]
+    exp_avg, exp_avg_sq = S[0][lo:hi], S[1][lo:hi]
+    if c.amsgrad > 0:
+        return _loop(p, g, exp_avg, exp_avg_sq, S[2][lo:hi], c, d_shift, True)
+    return _loop(p, g, exp_avg, exp_avg_sq, exp_avg_sq, c, d_shift, False)
+
+
+def _betas(name: str, value: object) -> tuple[float, float]:
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
+    return check_fraction(f"{name}[0]", value[0]), check_fraction(f"{name}[1]", value[1])
+
+
+def _nonnegative(name: str, value: object) -> float:
+    return check_positive(name, value, allow_zero=True)
+
+
+SPEC = OptimizerSpec(
+    name="adam",
+    hyperparameters=(
+        Hyper("lr", 1e-3, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
+        Hyper(
+            "betas",
+            (0.9, 0.999),
+            _betas,
+            kernel=("beta1", "beta2"),
+            axis="pair of numbers",
+            doc="Decay rates of the two moments, each in [0, 1).",
+        ),
+        Hyper("eps", 1e-8, _nonnegative, doc="Added to the denominator, >= 0."),
+        Hyper(
+            "weight_decay",
+            0.0,
+            _nonnegative,
+            doc="L2 penalty added to the gradient (AdamW: decoupled decay), >= 0.",
+        ),
+        Hyper(
+            "amsgrad",
+            False,
+            check_bool,
+            axis="bool",
+            doc="Use the maximum of the second moments (AMSGrad).",
+        ),
+    ),  # fmt: skip
+    buffers=lambda hp: ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hp["amsgrad"] else ()),
+    coefficients=(
+        "beta1",
+        "one_minus_beta1",
+        "beta2",
+        "one_minus_beta2",
+        "eps",
+        "step_size",
+        "bias_correction1",
+        "sqrt_bias_correction2",
+        "decoupled_wd",
+        "decay",
+        "amsgrad",
+    ),  # fmt: skip
+    fill_coefficients=_coefficients,
+    rows=_rows,
+    constants={"decoupled": 0.0},
+    torch="Adam",
+)
+
+ADAMW = SPEC.variant("adamw", defaults={"weight_decay": 1e-2}, constants={"decoupled": 1.0},
+                     torch="AdamW")  # fmt: skip
+
+
+class Adam(Optimizer):
+    """Adam as ``torch.optim.Adam`` (L2 weight decay added to the gradient).
+
+    ``d = g + weight_decay*p``; ``m = b1*m + (1-b1)*d``; ``v = b2*v + (1-b2)*d**2``;
+    (AMSGrad: ``v_max = max(v_max, v)`` used in place of ``v``);
+    ``p -= lr/(1-b1**t) * m / (sqrt(v)/sqrt(1-b2**t) + eps)`` with ``t`` counted from 1.
+    State: ``exp_avg``, ``exp_avg_sq`` and, with AMSGrad, ``max_exp_avg_sq``.
+
+    Parameters
+    ----------
+    lr : float or Schedule, default 1e-3
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the two moments, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator (after the square root), >= 0.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient, >= 0.
+    amsgrad : bool, default False
+        Use the maximum of the second moments (AMSGrad).
+    gc : {None, "grad", "update"}
+        Gradient centralization (see :mod:`fastopt.optim`).
+    """
+
+    spec = SPEC
+
+
+class AdamW(Optimizer):
+    """AdamW as ``torch.optim.AdamW``: Adam with decoupled weight decay (default 1e-2).
+
+    ``p *= 1 - lr*weight_decay`` before the Adam step, and no L2 term in the gradient. With
+    ``gc="update"`` the decay joins the centralized direction: ``u = adam_u + weight_decay*p``.
+    Parameters as :class:`Adam`.
+    """
+
+    spec = ADAMW

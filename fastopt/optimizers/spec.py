@@ -1,0 +1,216 @@
+"""One declaration per optimizer: :class:`OptimizerSpec`.
+
+An optimizer is declared once, in its own module (``fastopt/optimizers/adam.py``, ...), the way
+optax declares one as an ``init``/``update`` pair:
+
+- its hyperparameters (:class:`Hyper`: name, default, validator, torch's name, the kernel
+  fields they fill, the kind of value a TOML grid axis holds);
+- its state buffers, with torch's names (``exp_avg``, ``momentum_buffer``, ...), as a function
+  of the hyperparameters, and their starting values;
+- its per-step coefficients and its element loop: two ``@njit(inline="always")`` functions,
+  registered with the shared drivers of ``fastopt._kernels.fused`` by record types built here.
+
+From that come the public class (``class Adam(Optimizer): spec = ADAM``: keyword-only,
+validated, ``repr``, ``hyperparameters()``), the kernel's hyperparameter record by name (no
+positional vector whose order must match the kernel's), the sweep and TOML axes, and the
+shared test table's row (``tests/optimizer_cases.py``). A variant (``Momentum``, ``AdamW``) is
+the same kernel under another name, with other defaults or fixed kernel fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastopt._kernels import fused
+
+REQUIRED = object()
+"""Default of a hyperparameter that must be given (SGD's ``lr``)."""
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyperparameter of an optimizer.
+
+    Attributes
+    ----------
+    name : str
+        The keyword argument (torch's name unless ``torch`` says otherwise).
+    default : object
+        Its default, or :data:`REQUIRED`.
+    check : callable
+        ``check(name, value) -> value``: the canonical value, or a ``TypeError``/``ValueError``
+        naming the argument.
+    kernel : tuple of str
+        The fields of the kernel's hyper record it fills, in order (``betas`` fills
+        ``beta1, beta2``); ``None``: one field of its own name; ``()``: none (``lr``, which
+        the drivers get per step).
+    axis : str
+        The kind of value a grid axis of it holds in a TOML file: ``"number"``, ``"bool"`` or
+        ``"pair of numbers"``.
+    torch : str, optional
+        torch.optim's name for it, where it differs.
+    doc : str
+        One line for the class docstring's parameter list.
+    """
+
+    name: str
+    default: object
+    check: Callable[[str, object], object]
+    kernel: tuple[str, ...] | None = None
+    axis: str = "number"
+    torch: str | None = None
+    doc: str = ""
+
+    @property
+    def kernel_fields(self) -> tuple[str, ...]:
+        """The hyper-record fields this hyperparameter fills."""
+        return (self.name,) if self.kernel is None else self.kernel
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """The declaration of one optimizer; see the module docstring.
+
+    Attributes
+    ----------
+    name : str
+        Its name: states are saved under it, sweeps and TOML files accept it.
+    hyperparameters : tuple of Hyper
+        In signature order, ``lr`` first (``gc`` is every optimizer's and not listed).
+    buffers : callable
+        ``buffers(hp) -> tuple of str``: the state buffers for checked hyperparameters ``hp``
+        (a dict), torch's names, in storage order.
+    coefficients : tuple of str
+        The fields of the coefficient record after ``lr`` and ``wd``.
+    fill_coefficients, rows : numba functions
+        ``fill_coefficients(h, t, lr, c)`` and ``rows(c, p, g, S, lo, hi, d_shift)``; see
+        :func:`fastopt._kernels.fused.register`.
+    constants : mapping
+        Kernel fields fixed by this optimizer (AdamW: ``decoupled = 1``).
+    initial : callable, optional
+        ``initial(hp) -> tuple of float``: each buffer's starting value (default zeros).
+    check : callable, optional
+        ``check(hp)``: checks across hyperparameters (``nesterov`` needs ``momentum``).
+    torch : str, optional
+        The ``torch.optim`` class of the same update, if any.
+    """
+
+    name: str
+    hyperparameters: tuple[Hyper, ...]
+    buffers: Callable[[dict], tuple[str, ...]]
+    coefficients: tuple[str, ...]
+    fill_coefficients: Callable
+    rows: Callable
+    constants: Mapping[str, float] = field(default_factory=dict)
+    initial: Callable[[dict], tuple[float, ...]] | None = None
+    check: Callable[[dict], None] | None = None
+    torch: str | None = None
+
+    def __post_init__(self) -> None:
+        names = [h.name for h in self.hyperparameters]
+        if names[:1] != ["lr"] or len(set(names)) != len(names) or "gc" in names:
+            raise ValueError(f"{self.name}: hyperparameters must start with lr, unique, no gc")
+        fused.register(self.coefficient_dtype, self.hyper_dtype, self.rows,
+                       self.fill_coefficients)  # fmt: skip
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The hyperparameters' names, in signature order."""
+        return tuple(h.name for h in self.hyperparameters)
+
+    @property
+    def defaults(self) -> dict[str, object]:
+        """The defaults of the hyperparameters that have one."""
+        return {h.name: h.default for h in self.hyperparameters if h.default is not REQUIRED}
+
+    @functools.cached_property
+    def hyper_dtype(self) -> np.dtype:
+        """The kernel's hyperparameter record: one float64 field per kernel field."""
+        fields = [f for h in self.hyperparameters for f in h.kernel_fields]
+        fields += [name for name in self.constants if name not in fields]
+        return np.dtype([(f, np.float64) for f in fields])
+
+    @functools.cached_property
+    def coefficient_dtype(self) -> np.dtype:
+        """The kernel's coefficient record: ``lr``, ``wd``, this optimizer's own, a stamp.
+
+        The last field (never read) is named after a digest of the module that defines the
+        element loop. Numba's on-disk cache checks only the source file of the function it
+        caches (the shared drivers in ``fused.py``): without the stamp, an edited loop would
+        keep running from a driver cached before the edit. With it, the edit changes the
+        record type, hence the signature, and the driver is compiled anew.
+        """
+        names = fused.COMMON_COEFFICIENTS + tuple(self.coefficients)
+        return np.dtype([(f, np.float64) for f in names] + [(_source_stamp(self.rows), "u1")])
+
+    def validate(self, kwargs: Mapping[str, object]) -> dict[str, object]:
+        """Checked hyperparameters: ``kwargs`` over the defaults, each through its check.
+
+        ``lr`` may be a schedule (checked by the caller). Unknown or missing names are a
+        ``TypeError`` naming them, as Python's own for a bad keyword.
+        """
+        unknown = sorted(set(kwargs) - set(self.names))
+        if unknown:
+            raise TypeError(
+                f"{self.name} got unexpected keyword argument(s) {unknown}; it takes "
+                f"{list(self.names) + ['gc']}"
+            )
+        values = {**self.defaults, **kwargs}
+        missing = [n for n in self.names if n not in values]
+        if missing:
+            raise TypeError(f"{self.name} needs the keyword argument(s) {missing}")
+        checked = {h.name: values[h.name] if h.name == "lr" else h.check(h.name, values[h.name])
+                   for h in self.hyperparameters}  # fmt: skip
+        if self.check is not None:
+            self.check(checked)
+        return checked
+
+    def hyper_record(self, hp: Mapping[str, object]) -> np.ndarray:
+        """The kernel's (1,) hyper record of checked hyperparameters ``hp`` (read-only)."""
+        record = np.zeros(1, dtype=self.hyper_dtype)
+        for h in self.hyperparameters:
+            values = hp[h.name] if isinstance(hp[h.name], tuple) else (hp[h.name],)
+            for name, value in zip(h.kernel_fields, values, strict=False):
+                record[name] = float(value)
+        for name, value in self.constants.items():
+            record[name] = value
+        record.setflags(write=False)
+        return record
+
+    def initial_values(self, hp: Mapping[str, object]) -> tuple[float, ...]:
+        """Each buffer's starting value."""
+        n = len(self.buffers(hp))
+        return (0.0,) * n if self.initial is None else tuple(self.initial(hp))
+
+    def variant(self, name: str, defaults: Mapping[str, object] | None = None,
+                constants: Mapping[str, float] | None = None,
+                torch: str | None = None) -> OptimizerSpec:  # fmt: skip
+        """The same kernel under another name, with other defaults or fixed kernel fields."""
+        defaults = dict(defaults or {})
+        unknown = sorted(set(defaults) - set(self.names))
+        if unknown:
+            raise ValueError(f"{name}: defaults for unknown hyperparameters {unknown}")
+        hypers = tuple(dataclasses.replace(h, default=defaults[h.name]) if h.name in defaults
+                       else h for h in self.hyperparameters)  # fmt: skip
+        return dataclasses.replace(self, name=name, hyperparameters=hypers,
+                                   constants={**self.constants, **(constants or {})},
+                                   torch=torch or self.torch)  # fmt: skip
+
+
+@functools.cache
+def _source_stamp(rows: Callable) -> str:
+    """``source_<digest>``: 12 hex digits of the source of the module defining ``rows``."""
+    module = sys.modules[getattr(rows, "py_func", rows).__module__]
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):  # no source file (frozen, interactive): no stamp to take
+        source = module.__name__
+    return "source_" + hashlib.sha256(source.encode()).hexdigest()[:12]
