@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fastopt._compile import READY, ensure_compiled
 from fastopt._kernels import mlp as _k
 from fastopt.layout import FLOAT_DTYPES, Layout
 
@@ -121,6 +122,7 @@ class MLP:
         self._act = ACTIVATIONS[activation]
         self._slopes = {dt: dt.type(slope) for dt in FLOAT_DTYPES}
         self._loss_kind = _k.LOSS_MSE if loss == "mse" else _k.LOSS_CROSS_ENTROPY
+        self._reads_in_place: dict[int, bool] = {}
 
     def __repr__(self) -> str:
         return (
@@ -279,6 +281,19 @@ class MLP:
         """``(sizes, activation code, negative slope)`` as the kernels take them."""
         return self._sizes, self._act, self._slopes[np.dtype(dtype)]
 
+    def _as_kernel_input(self, X: np.ndarray) -> np.ndarray:
+        """``X.T`` where the first layer reads it in place, else X (the kernel transposes it).
+
+        The kernels are typed by the choice (F- or C-ordered), so only the one in use is
+        compiled; it depends on the batch size only, and is kept per size.
+        """
+        n = X.shape[0]
+        in_place = self._reads_in_place.get(n)
+        if in_place is None:
+            in_place = bool(_k.reads_X_in_place(self.sizes[1], self.sizes[0], n))
+            self._reads_in_place[n] = in_place
+        return X.T if in_place else X
+
     def _check_out(self, out: object, params: np.ndarray) -> np.ndarray:
         if not (type(out) is np.ndarray and out.ndim == 1 and out.shape[0] == self.layout.size):
             out = self.layout.check_flat(out, "out")
@@ -312,6 +327,7 @@ class MLP:
         """
         params, X, _ = self._prepare(params, X)
         out = np.empty((X.shape[0], self.sizes[-1]), dtype=params.dtype)
+        X = self._as_kernel_input(X)
         _k.forward(params, X, self._sizes, self._act, self._slopes[params.dtype], out)
         if self.output == "softmax":
             out -= out.max(axis=1, keepdims=True)
@@ -328,9 +344,10 @@ class MLP:
         """The loss (see the class docstring for its convention), a scalar of params' dtype."""
         params, X, (Y, y) = self._prepare(params, X, Y)
         dt = params.dtype
-        value = _k.loss_and_grad(params, X, Y, y, self._sizes, self._act, self._slopes[dt],
-                                 self._loss_kind, _EMPTY_GRAD[dt], False)  # fmt: skip
-        return _SCALAR[dt](value)
+        args = (params, self._as_kernel_input(X), Y, y, self._sizes, self._act,
+                self._slopes[dt], self._loss_kind, _EMPTY_GRAD[dt], False)  # fmt: skip
+        _first_use(args)
+        return _SCALAR[dt](_k.loss_and_grad(*args))
 
     def loss_and_grad(
         self, params: np.ndarray, X: object, Y: object, out: np.ndarray | None = None
@@ -358,9 +375,18 @@ class MLP:
         params, X, (Y, y) = self._prepare(params, X, Y)
         dt = params.dtype
         grad = np.empty_like(params) if out is None else self._check_out(out, params)
-        value = _k.loss_and_grad(params, X, Y, y, self._sizes, self._act, self._slopes[dt],
-                                 self._loss_kind, grad, True)  # fmt: skip
-        return _SCALAR[dt](value), grad
+        args = (params, self._as_kernel_input(X), Y, y, self._sizes, self._act,
+                self._slopes[dt], self._loss_kind, grad, True)  # fmt: skip
+        _first_use(args)
+        return _SCALAR[dt](_k.loss_and_grad(*args)), grad
+
+
+def _first_use(args: tuple) -> None:
+    """Compile the loss kernel for these arguments' dtypes on first use (see ``_compile``)."""
+    X = args[1]  # the layout (X, or X.T read in place) picks the kernel's variant
+    key = (_k.loss_and_grad, args[0].dtype, X.dtype, X.flags.c_contiguous)
+    if key not in READY:
+        ensure_compiled(f"mlp/{args[0].dtype}", [(_k.loss_and_grad, args)], key)
 
 
 def _as_float_array(value: object, dtype: np.dtype, argname: str) -> np.ndarray:

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, wait
 import numba
 import numpy as np
 
+from fastopt._compile import ensure_compiled
 from fastopt._kernels import grid as _grid
 from fastopt._kernels import mlp as _mlp
 from fastopt._version import __version__
@@ -324,7 +325,7 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
         perms, size = permutations(n_samples, first.batch_size, first.data_seed, settings.steps)
         XT = _feature_major(data[0], model_args[0], size)
         for wave in batch.waves():
-            _grid.train_runs(
+            args = (
                 data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.hyper[wave],
                 batch.coefficients[wave], batch.sched_code[wave], batch.sched_params[wave],
                 batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
@@ -332,6 +333,8 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
                 DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
                 batch.diverged_at[wave], batch.best_loss[wave], batch.steps_done[wave],
             )  # fmt: skip
+            ensure_compiled(f"{first.optimizer.spec.name}/{dtype} grid", [(_grid.train_runs, args)])
+            _grid.train_runs(*args)
             if on_wave is not None:
                 on_wave(runs_before + wave.stop,
                         steps_before + int(batch.steps_done[: wave.stop].sum()))  # fmt: skip
@@ -416,7 +419,9 @@ def _evaluate(params, data, loss_kind, model_args, rows, metrics, loss_name,
     n = params.shape[0]
     loss, accuracy = np.empty(n), np.full(n, np.nan)
     XT = _feature_major(data[0], model_args[0], data[0].shape[0])
-    _grid.evaluate_runs(XT, *data[1:], loss_kind, *model_args, params, loss, accuracy)
+    args = (XT, *data[1:], loss_kind, *model_args, params, loss, accuracy)
+    ensure_compiled(f"evaluation/{params.dtype}", [(_grid.evaluate_runs, args)])
+    _grid.evaluate_runs(*args)
     metrics[loss_name][rows] = loss
     if accuracy_name in metrics:
         metrics[accuracy_name][rows] = accuracy

@@ -23,6 +23,7 @@ Storage conventions
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from fastopt._kernels import FASTMATH
 
@@ -430,9 +431,45 @@ def _loss(params, XT, Y, y, sizes, act, slope, loss_kind, work):
     return _softmax_cross_entropy_head(outputs, y, _output_delta(work, sizes, n))
 
 
+def _feature_major_input(X, work):
+    """The input feature-major, (sizes[0], n); for kernels only (see the overload)."""
+    raise NotImplementedError
+
+
+@overload(_feature_major_input, inline="always")
+def _feature_major_input_impl(X, work):
+    # Typed by the caller's choice (``reads_X_in_place``): an F-ordered array is ``X.T``
+    # already, read in place; a C-ordered one is X, copied transposed into ``work``. Only the
+    # variant in use is compiled.
+    if X.layout == "F":
+        return lambda X, work: X
+    return lambda X, work: _transposed_input(X, work)
+
+
+def _n_samples(X):
+    """Samples of an input given batch-major (C) or as ``X.T`` (F); for kernels only."""
+    raise NotImplementedError
+
+
+@overload(_n_samples, inline="always")
+def _n_samples_impl(X):
+    if X.layout == "F":
+        return lambda X: X.shape[1]
+    return lambda X: X.shape[0]
+
+
 @njit(cache=True, error_model="numpy")
-def _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_grad, work):
-    """``_loss``, then (if ``want_grad``) the gradient into ``grad``."""
+def loss_and_grad(params, X, Y, y, sizes, act, slope, loss_kind, grad, want_grad):
+    """Loss of an MLP on (X, Y or y), and (if ``want_grad``) its gradient into ``grad``.
+
+    params, grad (P,); sizes (L+1,) int64; X the (n, sizes[0]) inputs, C-ordered, or their
+    transpose ``X.T`` (F-ordered) where ``reads_X_in_place`` says the first layer reads it in
+    place. ``loss_kind`` ``LOSS_MSE``: Y (n, sizes[-1]) float targets, identity output;
+    ``LOSS_CROSS_ENTROPY``: y (n,) int64 labels in [0, sizes[-1]), softmax output. The other
+    target is not read (pass an empty array).
+    """
+    work = np.empty(_workspace_size(sizes, _n_samples(X)), dtype=params.dtype)
+    XT = _feature_major_input(X, work)
     loss = _loss(params, XT, Y, y, sizes, act, slope, loss_kind, work)
     if want_grad:
         _backward(params, XT, sizes, act, slope, work, grad)
@@ -440,31 +477,14 @@ def _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_gr
 
 
 @njit(cache=True, error_model="numpy")
-def loss_and_grad(params, X, Y, y, sizes, act, slope, loss_kind, grad, want_grad):
-    """Loss of an MLP on (X, Y or y), and (if ``want_grad``) its gradient into ``grad``.
-
-    params, grad (P,); X (n, sizes[0]); sizes (L+1,) int64. ``loss_kind`` ``LOSS_MSE``: Y (n,
-    sizes[-1]) float targets, identity output; ``LOSS_CROSS_ENTROPY``: y (n,) int64 labels in
-    [0, sizes[-1]), softmax output. The other target is not read (pass an empty array).
-    """
-    n = X.shape[0]
-    work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
-    if reads_X_in_place(sizes[1], sizes[0], n):
-        return _loss_and_grad(params, X.T, Y, y, sizes, act, slope, loss_kind, grad, want_grad,
-                              work)  # fmt: skip
-    XT = _transposed_input(X, work)
-    return _loss_and_grad(params, XT, Y, y, sizes, act, slope, loss_kind, grad, want_grad, work)
-
-
-@njit(cache=True, error_model="numpy")
 def forward(params, X, sizes, act, slope, out):
-    """Raw network outputs (before any softmax) into ``out`` of shape (n, sizes[-1])."""
-    n = X.shape[0]
+    """Raw network outputs (before any softmax) into ``out`` of shape (n, sizes[-1]).
+
+    X as for ``loss_and_grad``.
+    """
+    n = _n_samples(X)
     work = np.empty(_workspace_size(sizes, n), dtype=params.dtype)
-    if reads_X_in_place(sizes[1], sizes[0], n):
-        outputs = _forward(params, X.T, sizes, act, slope, work)
-    else:
-        outputs = _forward(params, _transposed_input(X, work), sizes, act, slope, work)
+    outputs = _forward(params, _feature_major_input(X, work), sizes, act, slope, work)
     for j in range(outputs.shape[0]):
         for s in range(n):
             out[s, j] = outputs[j, s]

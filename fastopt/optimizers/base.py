@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastopt._compile import READY, ensure_compiled
 from fastopt._kernels import fused as _k
 from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
 from fastopt._validate import check_bool, check_int, check_positive
@@ -386,10 +387,17 @@ class Optimizer:
         if coef is None or coef.dtype != self.spec.coefficient_dtype:
             coef = state._coefficients = np.empty(1, dtype=self.spec.coefficient_dtype)
         lr = self.lr(t) if isinstance(self.lr, Schedule) else self.lr  # t checked above
-        _k.fill_coefficients(self._hyper, t, lr, coef)
         gc_mode = GC_MODES[self.gc]
         chunks = state.chunks(gc_mode != _k.GC_NONE)
         run = _k.step_parallel if layout.size >= PARALLEL_MIN_SIZE else _k.step_serial
+        key = (run, coef.dtype, params.dtype)
+        if key not in READY:  # first use in this process: compile, saying so if slow
+            threaded = " threaded" if run is _k.step_parallel else ""
+            ensure_compiled(f"{self.name}/{params.dtype}{threaded} step",
+                            [(_k.fill_coefficients, (self._hyper, t, lr, coef)),
+                             (run, (coef, params, grads, state.buffers, chunks, gc_mode))],
+                            key)  # fmt: skip
+        _k.fill_coefficients(self._hyper, t, lr, coef)
         run(coef, params, grads, state.buffers, chunks, gc_mode)
         state.step = t + 1
 
