@@ -1,14 +1,18 @@
 """Effective bandwidth of every fused optimizer step next to its own memory bound.
 
-Run ``python -m bench.optim_bandwidth`` (``--quick`` for smaller sizes, ``--threshold`` to
-measure where threads start to pay). For each optimizer, GC mode and size it prints the median
-step time, GB/s (the bytes each parameter's step must read and write, float32), the bound:
-the same streams moved by ``bench.stream_bound``'s kernel (same chunks, same threads), timed
-in turn with the step, and the step's % of it (the target is >= 90%), the speed-up over
-``fastopt.reference`` and over torch's fastest CPU implementation (fused Adam/AdamW/SGD,
-foreach RMSprop/Adagrad) when torch is installed. A triad is printed too, as the machine's
-yardstick (the report's "machine's limits"), not as a bound: its stream count and its
-write-allocate read are not a step's.
+Run ``python -m bench.optim_bandwidth`` (``--quick`` for smaller sizes, ``--threshold`` for
+``opt.step`` on one thread and on all of them, size by size: where threads start to pay).
+For each optimizer, GC mode and case (N = 1e3, 1e5, 1e7 as one dense weight, and torchvision's
+ResNet-18: 62 tensors, 11.7M entries) it prints the median step time, GB/s (the bytes each
+parameter's step must read and write, float32), the bound: the same streams moved by
+``bench.stream_bound``'s kernel (same chunks, same threads), timed in turn with the step, and
+the step's % of it (the target is >= 90%), GC's extra time (the target is <= +10%), the
+speed-up over ``fastopt.reference`` and over torch's fastest CPU implementation (fused
+Adam/AdamW/SGD, foreach RMSprop/Adagrad) when torch is installed: GC off against torch's
+step, GC "grad" against torch's step after centralizing each gradient tensor the way the
+official GC code does. A triad is printed too, as the machine's yardstick (the report's
+"machine's limits"), not as a bound: its stream count and its write-allocate read are not a
+step's.
 """
 
 from __future__ import annotations
@@ -16,18 +20,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+import numba
 import numpy as np
 from numba import njit, prange
 
+import fastopt
 from bench.optim_cases import (
+    CASES,
     GC_MODES,
     OPTIMIZERS,
     QUICK_SIZES,
-    SIZES,
+    RESNET18,
+    RESNET18_SIZE,
+    RESNET18_TENSORS,
     TORCH_MODE,
     arrays,
     bound_step,
     fastopt_step,
+    label,
     layout_for,
     reference_step,
     torch_step,
@@ -51,40 +61,46 @@ def triad_bandwidth(n: int) -> float:
     return 12 * n / t / 1e9
 
 
-def measure_steps(sizes: list[int], with_reference: bool = True) -> list[dict]:
-    """One row per optimizer x GC mode x size.
+def measure_steps(cases: list, with_reference: bool = True) -> list[dict]:
+    """One row per optimizer x GC mode x case (a size, or ``RESNET18``).
 
-    Keys: optimizer, gc, n, streams (e.g. "4r+3w"), seconds (median per step), gbs,
-    bound_gbs (the same bytes moved by the streaming kernel), pct_bound (100 x the bound's
-    time over the step's), x_reference (None when skipped), x_torch (gc None only; None
-    otherwise), torch ("fused"/"foreach", or "not installed"), gc_extra (fraction over the
-    same optimizer without GC; None without GC). fastopt's three GC modes, the bound and
-    torch are timed in turn (``bench.timing.interleaved``).
+    Keys: optimizer, gc, case (its label: "N=1e+07", "ResNet-18"), n (entries), streams
+    (e.g. "4r+3w"), seconds (median per step), gbs, bound_gbs (the same bytes moved by the
+    streaming kernel), pct_bound (100 x the bound's time over the step's), x_reference (None
+    when skipped: without ``with_reference``, and for ResNet-18, whose reference takes
+    seconds), x_torch (torch's time over fastopt's: GC off against torch's step, GC "grad"
+    against torch's step after per-tensor GC of its gradients as the official code does it;
+    None for GC "update" and without torch), torch ("fused"/"foreach", or "not installed"),
+    gc_extra (fraction over the same optimizer without GC; None without GC). fastopt's three
+    GC modes, the bound and torch with and without GC are timed in turn
+    (``bench.timing.interleaved``).
     """
     rows = []
-    for n in sizes:
-        size = layout_for(n).size
+    for case in cases:
+        size = layout_for(case).size
         for name, (make, _, (torch_cls, _)) in OPTIMIZERS.items():
             opt = make(None)
             n_reads, n_writes = streams(opt)
             step_bytes = bytes_per_step(opt, size)
-            fns = {gc: fastopt_step(name, gc, n) for gc in GC_MODES}
-            fns["bound"] = bound_step(name, n)
-            torch_fn = torch_step(name, n)
-            if torch_fn is not None:
-                fns["torch"] = torch_fn
+            fns = {gc: fastopt_step(name, gc, case) for gc in GC_MODES}
+            fns["bound"] = bound_step(name, case)
+            torch_fns = {None: torch_step(name, case), "grad": torch_step(name, case, gc=True)}
+            if torch_fns[None] is not None:
+                fns.update({("torch", gc): fn for gc, fn in torch_fns.items()})
             times = {key: m.seconds for key, m in interleaved(fns).items()}
             for gc in GC_MODES:
                 t = times[gc]
                 x_ref = None
-                if with_reference:
-                    x_ref = median_time(reference_step(name, gc, n), min_time=0.5) / t
+                if with_reference and case != RESNET18:
+                    x_ref = median_time(reference_step(name, gc, case), min_time=0.5) / t
+                torch_t = times.get(("torch", gc))
                 rows.append(dict(
-                    optimizer=name, gc=gc, n=n, streams=f"{n_reads}r+{n_writes}w", seconds=t,
-                    gbs=step_bytes / t / 1e9, bound_gbs=step_bytes / times["bound"] / 1e9,
+                    optimizer=name, gc=gc, case=label(case), n=size,
+                    streams=f"{n_reads}r+{n_writes}w", seconds=t, gbs=step_bytes / t / 1e9,
+                    bound_gbs=step_bytes / times["bound"] / 1e9,
                     pct_bound=times["bound"] / t * 100, x_reference=x_ref,
-                    x_torch=times["torch"] / t if (torch_fn and gc is None) else None,
-                    torch=TORCH_MODE[torch_cls] if torch_fn else "not installed",
+                    x_torch=None if torch_t is None else torch_t / t,
+                    torch=TORCH_MODE[torch_cls] if torch_fns[None] else "not installed",
                     gc_extra=None if gc is None else t / times[None] - 1,
                 ))  # fmt: skip
     return rows
@@ -94,7 +110,7 @@ def print_steps(rows: list[dict], triad: float) -> None:
     """Print ``measure_steps``' rows as a table."""
     print(f"triad (numba prange, float32), the machine's yardstick: {triad:.1f} GB/s\n")
     header = (
-        f"{'optimizer':9} {'gc':6} {'N':>6} {'streams':>7} {'ms':>9} {'GB/s':>6} "
+        f"{'optimizer':9} {'gc':6} {'case':>9} {'streams':>7} {'ms':>9} {'GB/s':>6} "
         f"{'bound':>6} {'%bound':>6} {'x ref':>6} {'x torch':>8} {'GC +%':>6}"
     )
     print(header)
@@ -104,7 +120,7 @@ def print_steps(rows: list[dict], triad: float) -> None:
         x_torch = f"{r['x_torch']:8.2f}" if r["x_torch"] is not None else f"{'-':>8}"
         extra = f"{r['gc_extra'] * 100:6.1f}" if r["gc_extra"] is not None else f"{'':6}"
         print(
-            f"{r['optimizer']:9} {r['gc']!s:6} {r['n']:6.0e} {r['streams']:>7} "
+            f"{r['optimizer']:9} {r['gc']!s:6} {r['case']:>9} {r['streams']:>7} "
             f"{r['seconds'] * 1e3:9.4f} {r['gbs']:6.1f} {r['bound_gbs']:6.1f} "
             f"{r['pct_bound']:6.0f} {x_ref} {x_torch} {extra}"
         )
@@ -114,48 +130,58 @@ def print_steps(rows: list[dict], triad: float) -> None:
     print("GB/s counts the bytes a step must read and write (streams: reads r, writes w of")
     print("one float32 each per parameter). bound: those streams moved by bench.stream_bound's")
     print("kernel over the step's chunks and threads, timed in turn with the step.")
+    print("x torch: GC off against torch's step; GC 'grad' against torch's step after its")
+    print("gradients are centralized tensor by tensor (g -= g.mean(dim=(1, ...), keepdim=True)).")
+    print(f"ResNet-18: torchvision's {RESNET18_TENSORS} tensors, {RESNET18_SIZE:,} entries "
+          "(torch steps them as 62 tensors, fastopt as one flat vector).")  # fmt: skip
 
 
-def threshold_table() -> None:
-    """Serial vs threaded kernel time per size, to place ``PARALLEL_MIN_SIZE``."""
-    import fastopt
-    from fastopt._kernels import fused
+def threshold_table(sizes=tuple(1 << k for k in range(12, 23))) -> None:
+    """``opt.step``'s time per size on one of Numba's threads and on all of them.
 
-    print(f"{'N':>9} {'optimizer':9} {'serial us':>10} {'threads us':>10} {'ratio':>6}")
-    for log2 in range(12, 23):
-        n = 1 << log2
-        layout = fastopt.Layout([("w", (n,))])
-        for name in ("sgd", "adam"):
-            rng = np.random.default_rng(0)
-            params, grads = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
-            opt = OPTIMIZERS[name][0](None)
-            state = opt.init(params, layout)
-            coef = np.empty(fused.N_COEFFICIENTS, dtype=params.dtype)
-            fused.fill_coefficients(opt.kind, opt.hyper_vector(), 0, opt.lr_at(0), coef)
-            chunks = state.chunks(False)
-            args = (opt.kind, params, grads, state.buffers, coef, chunks, 0)
-            serial = median_time(lambda: fused.step_serial(*args))  # noqa: B023
-            threads = median_time(lambda: fused.step_parallel(*args))  # noqa: B023
-            print(
-                f"{n:9d} {name:9} {serial * 1e6:10.1f} {threads * 1e6:10.1f} "
-                f"{serial / threads:6.2f}"
-            )
+    Public calls only (``numba.set_num_threads`` around ``opt.step``), so this measures what
+    users get: below the step's serial threshold both columns run the serial kernel (ratio
+    ~1.0); from the threshold on, the threaded one. A ratio well above 1 at the first
+    threaded size says the threshold could come down; one below 1 that it should go up.
+    """
+    threads = numba.get_num_threads()
+    print(f"{'N':>9} {'optimizer':9} {'1 thread us':>11} {f'{threads} threads us':>11} "
+          f"{'ratio':>6}")  # fmt: skip
+    try:
+        for n in sizes:
+            layout = fastopt.Layout([("w", (n,))])
+            for name in ("sgd", "adam"):
+                rng = np.random.default_rng(0)
+                params = rng.random(n, dtype=np.float32)
+                grads = rng.random(n, dtype=np.float32)
+                opt = OPTIMIZERS[name][0](None)
+                state = opt.init(params, layout)
+                step = lambda: opt.step(params, grads, state)  # noqa: B023, E731
+                numba.set_num_threads(1)
+                one = median_time(step)
+                numba.set_num_threads(threads)
+                many = median_time(step)
+                print(f"{n:9d} {name:9} {one * 1e6:11.1f} {many * 1e6:11.1f} {one / many:6.2f}")
+    finally:
+        numba.set_num_threads(threads)
 
 
 def main() -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="sizes 1e3, 1e5, 1e6")
+    parser.add_argument("--quick", action="store_true", help="sizes 1e3, 1e5, 1e6 (and ResNet-18)")
     parser.add_argument("--no-reference", action="store_true", help="skip the NumPy reference")
-    parser.add_argument("--threshold", action="store_true", help="serial vs threads per size")
+    parser.add_argument(
+        "--threshold", action="store_true", help="opt.step on 1 thread vs all, per size"
+    )
     args = parser.parse_args()
     print(f"command: python -m bench.optim_bandwidth {' '.join(sys.argv[1:])}")
     if args.threshold:
         threshold_table()
         return
-    sizes = QUICK_SIZES if args.quick else SIZES
-    triad = triad_bandwidth(max(sizes))
-    print_steps(measure_steps(sizes, with_reference=not args.no_reference), triad)
+    cases = [*QUICK_SIZES, RESNET18] if args.quick else CASES
+    triad = triad_bandwidth(max(c for c in cases if c != RESNET18))
+    print_steps(measure_steps(cases, with_reference=not args.no_reference), triad)
 
 
 if __name__ == "__main__":

@@ -16,17 +16,14 @@ step of one configuration), for the two workloads of ``bench/sweep_workloads.py`
 The peers run once each (a torch grid takes seconds; they are not cases of the suite).
 
 It also prints NumPy's sgemm rate (the useful-FLOP yardstick), time against the number of
-configurations, the 2-thread speed-up and the start-up of a new process (warm and empty
-Numba cache).
+configurations and the 2-thread speed-up. The start-up of a new process (an empty and a warm
+Numba cache) is ``python -m bench.cold_start``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
-import tempfile
 import time
 
 import numba
@@ -290,41 +287,12 @@ def thread_speedup(w: Workload, turns: int = 3) -> tuple[float, float]:
     return one, many
 
 
-STARTUP = """
-import time
-start = time.perf_counter()
-import numpy as np
-import fastopt
-X = np.random.default_rng(0).standard_normal((32, 2)).astype(np.float32)
-Y = X[:, :1] * 2
-fastopt.sweep(fastopt.MLP([2, 8, 1]), X, Y, optimizer="adam", lr=[0.01, 0.1], steps=20)
-print(time.perf_counter() - start)
-"""
-
-
-def startup_seconds(cold: bool = False) -> float:
-    """Import + first small sweep in a new process.
-
-    Warm: the checkout's Numba cache, second of two runs. Cold: an empty cache folder, so
-    every kernel the sweep needs is compiled (a first install, or after an upgrade).
-    """
-    env = dict(os.environ)
-    with tempfile.TemporaryDirectory() as empty:
-        if cold:
-            env["NUMBA_CACHE_DIR"] = empty
-        for _ in range(1 if cold else 2):
-            done = subprocess.run([sys.executable, "-c", STARTUP], capture_output=True,
-                                  text=True, check=True, env=env)  # fmt: skip
-    return float(done.stdout.strip().splitlines()[-1])
-
-
 def measure(quick: bool) -> dict:
     """Every figure this script prints: ``measure_fastopt``, then ``measure_peers``.
 
     Keys: sgemm (GFLOP/s); workloads, a list of dicts (name, runs, steps, rate, seconds,
     useful_gflops, reference, sklearn, torch, jax, jax_compile; a peer that is missing holds
-    "not installed"); configs [(n, rate)]; threads (one, many, n); startup_warm, startup_cold
-    (seconds).
+    "not installed"); configs [(n, rate)]; threads (one, many, n).
     """
     measured = measure_fastopt(quick)
     measure_peers(measured, quick)
@@ -352,8 +320,6 @@ def measure_fastopt(quick: bool) -> dict:
     out["configs"] = scaling(steps=100 if quick else 300)
     one, many = thread_speedup(regression(steps=100 if quick else 300))
     out["threads"] = dict(one=one, many=many, n=numba.get_num_threads())
-    out["startup_warm"] = startup_seconds()
-    out["startup_cold"] = startup_seconds(cold=True)
     return out
 
 
@@ -392,8 +358,6 @@ def print_measured(m: dict) -> None:
     t = m["threads"]
     print(f"\n== threads: 1 -> {t['one']:.0f}, {t['n']} -> {t['many']:.0f} run-steps/s "
           f"(x{t['many'] / t['one']:.2f})")  # fmt: skip
-    print(f"\n== start-up, new process: warm cache {m['startup_warm']:.2f} s, "
-          f"empty cache {m['startup_cold']:.1f} s")  # fmt: skip
 
 
 def main() -> None:

@@ -1,46 +1,60 @@
 """Fused optimizer steps against ``fastopt.reference`` and their memory bound, float32,
-N = 1e3 / 1e5 / 1e7.
+N = 1e3 / 1e5 / 1e7 and ResNet-18 (torchvision's 62 tensors, 11.7M entries).
 
-Run: ``pytest bench/test_optim.py`` (add ``-k 'adam and None'`` to narrow it). One group per
-optimizer, GC mode and size; the bound (``bench.stream_bound``: the step's own streams, no
-arithmetic) joins the GC-off groups. The table at the end divides the reference's median by
-each implementation's, and the bound's by fastopt's (% of bound), from the same run. The
-cases and their timing (``bench.timing.measure``) are the report's; GB/s and the torch
-ratios come from ``python -m bench.optim_bandwidth``.
+Run: ``pytest bench/test_optim.py`` (add ``-k 'adam and None'`` to narrow it, ``-k ResNet``
+for ResNet-18 alone). One group per optimizer, GC mode and case; the bound
+(``bench.stream_bound``: the step's own streams, no arithmetic) joins the GC-off groups, and
+on ResNet-18 torch joins Adam's groups: its fused Adam, after per-tensor GC of the gradients
+in the "grad" group (as the official GC code), when torch is installed. The table at the end
+divides the reference's median by each implementation's, and the bound's by fastopt's (% of
+bound), from the same run. The cases and their timing (``bench.timing.measure``) are the
+report's; GB/s and the torch ratios of every optimizer come from
+``python -m bench.optim_bandwidth``.
 """
 
 import pytest
 
 from bench.optim_cases import (
+    CASES,
     GC_MODES,
     OPTIMIZERS,
-    SIZES,
+    RESNET18,
     bound_step,
     fastopt_step,
+    label,
     reference_step,
+    torch_step,
 )
 from bench.timing import measure
 
 
-def _case(name, gc, n):
-    # The marker gives each case its group (the optimizer's step at one size, one GC mode).
-    group = f"{name} gc={gc} N={n:.0e}"
-    return pytest.param(name, gc, n, id=group.replace(" ", "-"),
+def _case(name, gc, case):
+    # The marker gives each case its group (the optimizer's step on one case, one GC mode).
+    group = f"{name} gc={gc} {label(case)}"
+    return pytest.param(name, gc, case, id=group.replace(" ", "-"),
                         marks=pytest.mark.benchmark(group=group))  # fmt: skip
 
 
-STEPS = [_case(name, gc, n) for name in OPTIMIZERS for gc in GC_MODES for n in SIZES]
-BOUNDS = [_case(name, None, n) for name in OPTIMIZERS for n in SIZES]
+STEPS = [_case(name, gc, case) for name in OPTIMIZERS for gc in GC_MODES for case in CASES]
+BOUNDS = [_case(name, None, case) for name in OPTIMIZERS for case in CASES]
+TORCH = [_case("adam", gc, RESNET18) for gc in (None, "grad")]
 
 
 @pytest.mark.parametrize("impl", ["fastopt", "reference"])
-@pytest.mark.parametrize(("name", "gc", "n"), STEPS)
-def test_step(benchmark, name, gc, n, impl):
-    step = (fastopt_step if impl == "fastopt" else reference_step)(name, gc, n)
+@pytest.mark.parametrize(("name", "gc", "case"), STEPS)
+def test_step(benchmark, name, gc, case, impl):
+    step = (fastopt_step if impl == "fastopt" else reference_step)(name, gc, case)
     measure(step, benchmark)
 
 
 @pytest.mark.parametrize("impl", ["bound"])  # a column of the ratio table, as fastopt's
-@pytest.mark.parametrize(("name", "gc", "n"), BOUNDS)
-def test_bound(benchmark, name, gc, n, impl):
-    measure(bound_step(name, n), benchmark)
+@pytest.mark.parametrize(("name", "gc", "case"), BOUNDS)
+def test_bound(benchmark, name, gc, case, impl):
+    measure(bound_step(name, case), benchmark)
+
+
+@pytest.mark.parametrize("impl", ["torch"])
+@pytest.mark.parametrize(("name", "gc", "case"), TORCH)
+def test_torch(benchmark, name, gc, case, impl):
+    pytest.importorskip("torch")
+    measure(torch_step(name, case, gc=gc == "grad"), benchmark)

@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--quick",
         action="store_true",
-        help="grids of fewer steps (about 2 min), written to bench-out/",
+        help="grids of fewer steps (about 5 min), written to bench-out/",
     )
     bench.add_argument(
         "--out",

@@ -25,6 +25,7 @@ import numpy as np
 from fastopt._compile import ensure_compiled
 from fastopt._kernels import grid as _grid
 from fastopt._kernels import mlp as _mlp
+from fastopt._kernels.fused import KERNELS, combined_records
 from fastopt._version import __version__
 from fastopt.mlp import MLP
 from fastopt.optim import GC_MODES, chunk_table
@@ -308,11 +309,9 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
     final_params = np.empty((n_runs, n_params), dtype=dtype) if settings.return_params else None
     offset = runs[0].index if runs else 0
 
-    # A kernel call trains runs of one data order and one optimizer kernel (it is compiled
-    # per optimizer: only what a sweep uses).
     groups: dict[tuple, list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.group, run.optimizer.spec.coefficient_dtype), []).append(run)
+        groups.setdefault(run.group, []).append(run)
     model_args = model.kernel_arguments(dtype)
     loss_kind = _mlp.LOSS_CROSS_ENTROPY if classifier else _mlp.LOSS_MSE
     chunk_tables = (chunk_table(model.layout, False), chunk_table(model.layout, True))
@@ -326,14 +325,15 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
         XT = _feature_major(data[0], model_args[0], size)
         for wave in batch.waves():
             args = (
-                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.hyper[wave],
-                batch.coefficients[wave], batch.sched_code[wave], batch.sched_params[wave],
+                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.kinds[wave],
+                batch.hyper[wave], batch.coefficients[wave], batch.sched_code[wave],
+                batch.sched_params[wave],
                 batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
                 settings.steps, settings.record_every, settings.stop, settings.diverge,
                 DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
                 batch.diverged_at[wave], batch.best_loss[wave], batch.steps_done[wave],
             )  # fmt: skip
-            ensure_compiled(f"{first.optimizer.spec.name}/{dtype} grid", [(_grid.train_runs, args)])
+            ensure_compiled(f"grid/{dtype}", [(_grid.train_runs, args)])
             _grid.train_runs(*args)
             if on_wave is not None:
                 on_wave(runs_before + wave.stop,
@@ -362,11 +362,15 @@ class _Batch:
         self.runs = runs
         n, n_params = len(runs), model.layout.size
         n_buffers = max(len(run.optimizer.buffer_names) for run in runs)
-        spec = runs[0].optimizer.spec  # one kernel for all (see train_chunk)
         self.params = np.empty((n, n_params), dtype=dtype)
         self.state = np.zeros((n, n_buffers, n_params), dtype=dtype)
-        self.hyper = np.empty(n, dtype=spec.hyper_dtype)
-        self.coefficients = np.zeros(n, dtype=spec.coefficient_dtype)
+        # Records holding every registered optimizer kernel's: run k's optimizer is kernel
+        # kinds[k], its hyperparameters field f"k{kind}" (see fused.combined_records).
+        hyper, coefficients = combined_records()
+        self.hyper = np.zeros(n, dtype=hyper)
+        self.coefficients = np.zeros(n, dtype=coefficients)
+        kind_of = {coefficients: i for i, (coefficients, _) in enumerate(KERNELS)}
+        self.kinds = np.empty(n, dtype=np.int64)
         self.gc_modes = np.empty(n, dtype=np.int64)
         self.sched_code = np.empty(n, dtype=np.int64)
         self.sched_params = np.empty((n, 4), dtype=np.float64)
@@ -374,7 +378,8 @@ class _Batch:
             opt = run.optimizer
             self.params[k] = model.init(seed=run.seed, dtype=dtype)
             opt.fill_initial_buffers(self.state[k])
-            self.hyper[k] = opt.hyper_record()[0]
+            self.kinds[k] = kind_of[opt.spec.coefficient_dtype]
+            self.hyper[k][f"k{self.kinds[k]}"] = opt.hyper_record()[0]
             self.gc_modes[k] = GC_MODES[opt.gc]
             rate = opt.lr if isinstance(opt.lr, Schedule) else Constant(opt.lr)
             self.sched_code[k] = rate.code

@@ -1,27 +1,43 @@
 """The benchmark report's logic (bench/report.py) on made-up measurements: targets met or not,
 missing peers listed, the chart drawn. No timing here: the figures are given. Also what the
 figures rest on: each optimizer's read/write streams, the streaming kernel that measures their
-bound, and the harness handing its plan to pytest-benchmark's ``pedantic``."""
+bound, the ResNet-18 layout, the start-up jobs, and the harness handing its plan to
+pytest-benchmark's ``pedantic``."""
+
+import os
 
 import numpy as np
 import pytest
 
 import fastopt
-from bench import report, stream_bound, timing
+from bench import cold_start, optim_cases, report, stream_bound, timing
 from bench.conftest import speedup_lines
+
+#: Made-up GC times (GC off = 1.0) per case: below, at and above the +10% target.
+GC_TIMES = {
+    "N=1e+03": {"grad": 1.3, "update": 1.3},
+    "N=1e+07": {"grad": 1.08, "update": 1.3},
+    "ResNet-18": {"grad": 1.12, "update": 1.05},
+}
 
 
 def measurements(torch=True, jax=True, dask=True):
     """A measurement dict shaped like ``report.measure``'s, with chosen figures."""
     steps = []
-    for n in (1_000, 10_000_000):
+    for case, n in (("N=1e+03", 1_000), ("N=1e+07", 10_000_000), ("ResNet-18", 11_689_512)):
         for name in ("sgd", "adam"):
-            for gc, seconds in ((None, 1.0), ("grad", 1.1), ("update", 1.3)):
+            for gc in (None, "grad", "update"):
+                seconds = 1.0 if gc is None else GC_TIMES[case][gc]
+                x_torch = None
+                if torch and gc is None:
+                    x_torch = 8.0 if n == 1000 else 1.2
+                elif torch and gc == "grad":
+                    x_torch = 1.4
                 steps.append(dict(
-                    optimizer=name, gc=gc, n=n, seconds=seconds * 1e-3, gbs=40.0,
+                    optimizer=name, gc=gc, case=case, n=n, seconds=seconds * 1e-3, gbs=40.0,
                     streams="4r+3w" if name == "adam" else "2r+1w", bound_gbs=42.0,
-                    pct_bound=95.0 if name == "adam" else 80.0, x_reference=20.0,
-                    x_torch=(1.2 if n > 1000 else 8.0) if (torch and gc is None) else None,
+                    pct_bound=95.0 if name == "adam" else 80.0,
+                    x_reference=None if case == "ResNet-18" else 20.0, x_torch=x_torch,
                     torch=("fused" if torch else "not installed"),
                     gc_extra=None if gc is None else seconds - 1.0,
                 ))  # fmt: skip
@@ -40,12 +56,20 @@ def measurements(torch=True, jax=True, dask=True):
              dict(network="small 8-32-1, n=128", fastopt=6e-6, reference=42e-6, speedup=7.0,
                   target=10.0)],
         grid=dict(sgemm=200.0, workloads=[workload], configs=[(256, 400e3), (4096, 300e3)],
-                  threads=dict(one=200e3, many=380e3, n=2), startup_warm=0.7,
-                  startup_cold=20.0),
+                  threads=dict(one=200e3, many=380e3, n=2)),
         scale=dict(runs=1000, steps=50, local=1.0, rate=5e4, stored=1.02, chunks=64,
                    dask=1.5 if dask else "not installed", peak_10k=200.0, peak_100k=220.0),
+        cold_start=startup_rows(compare=(36.0, 2.1), step=(2.5, 0.7), warm=(30.0, 1.2)),
         steps=steps,
     )  # fmt: skip
+
+
+def startup_rows(compare, step, warm):
+    """``cold_start.measure``'s rows for its jobs, each with made-up (cold, warm) seconds."""
+    figures = zip(cold_start.JOBS, (compare, step, warm), strict=True)
+    return [dict(job=job.name, command=job.shown, cold=cold, warm=hot, warm_runs=2,
+                 target_cold=job.target_cold, target_warm=job.target_warm)
+            for job, (cold, hot) in figures]  # fmt: skip
 
 
 def by_figure(goals):
@@ -62,11 +86,11 @@ def test_targets_met_and_not_met():
     assert not goals["sgd N=1e+07: % of its memory bound (2r+1w)"].met
     assert goals["adam N=1e+07: x torch fused Adam"].met  # 1.2 >= 1.1
     assert goals["adam N=1e+03: per-call x torch fused Adam"].met
-    # Overheads: +10% meets <= 15%, +30% does not; attainment compares times.
+    # Overheads: +8% meets <= 10%, +30% does not; attainment compares times.
     grad = goals["adam N=1e+07: GC 'grad' extra time"]
     update = goals["adam N=1e+07: GC 'update' extra time"]
     assert grad.met and not update.met
-    assert update.attainment == pytest.approx(1.15 / 1.3)
+    assert update.attainment == pytest.approx(1.10 / 1.3)
     assert goals["regression: x reference"].measured == "50.0x"  # 400k / 8k
     assert not goals["regression: x reference"].met  # target 60x
     assert goals["regression: x JAX"].met  # 4x >= 3x
@@ -75,10 +99,121 @@ def test_targets_met_and_not_met():
     assert goals["linear in configs: rate at 4096 / at 256"].measured == "0.75"
     assert not goals["linear in configs: rate at 4096 / at 256"].met
     assert goals["2-thread speed-up over 1"].met  # 1.9x >= 1.8x
-    assert goals["start-up, new process, warm cache"].met
     assert goals["store overhead (64 chunk files)"].met  # +2% <= 5%
     assert not goals["Dask LocalCluster overhead, 2 workers x 1 thread"].met  # +50%
     assert goals["peak memory, 100k runs / 10k runs"].met
+
+
+def test_gc_extra_time_targets_are_ten_percent_at_1e7_and_on_resnet18():
+    goals = report.targets(measurements())
+    gc_goals = [g for g in goals if "GC" in g.figure and "extra time" in g.figure]
+    # Every optimizer x mode, on the largest dense case and on ResNet-18; not at N = 1e3.
+    assert {g.figure.split(":")[0] for g in gc_goals} == {
+        f"{name} {case}" for name in ("sgd", "adam") for case in ("N=1e+07", "ResNet-18")
+    }
+    assert len(gc_goals) == 2 * 2 * 2
+    assert {g.target for g in gc_goals} == {"<= +10%"}
+    goals = by_figure(goals)
+    assert goals["adam N=1e+07: GC 'grad' extra time"].met  # +8%
+    resnet_grad = goals["adam ResNet-18: GC 'grad' extra time"]
+    assert resnet_grad.measured == "+12.0%" and not resnet_grad.met
+    assert resnet_grad.attainment == pytest.approx(1.10 / 1.12)
+    assert goals["sgd ResNet-18: GC 'update' extra time"].met  # +5%
+
+
+def test_resnet18_rows_in_the_optimizer_table():
+    m = measurements()
+    text = report.markdown(m, report.targets(m), "python -m bench.report", "BENCHMARKS.png")
+    # No reference on ResNet-18 ("-"); GC "grad" against torch fused + per-tensor GC.
+    assert (
+        "| adam | off | ResNet-18 | 4r+3w | 1.00 ms | 40.0 | 42.0 | 95% | - | 1.20x (fused) |"
+        in text
+    )
+    assert "| adam | grad | ResNet-18 | 4r+3w | 1.12 ms |" in text
+    assert "| - | 1.40x (fused + GC) | +12% |" in text
+    assert "| adam | update | ResNet-18 | 4r+3w | 1.05 ms |" in text
+    assert "62 tensors, 11.7M entries" in text
+
+
+def test_startup_targets_met_and_not_met():
+    goals = by_figure(report.targets(measurements()))
+    compare = goals["fastopt compare: new process, empty Numba cache"]
+    assert compare.target == "<= 10 s" and compare.measured == "36.0 s" and not compare.met
+    assert compare.attainment == pytest.approx(10 / 36)
+    step = goals["first Adam step, gc='grad': new process, empty Numba cache"]
+    assert step.target == "<= 3 s" and step.met  # 2.5 s
+    warm = goals["import + first step + first small sweep: new process, warm Numba cache"]
+    assert warm.target == "< 1.5 s" and warm.measured == "1.20 s" and warm.met
+    # Each job has the one target DESIGN.md sets for it; the other figure is shown only.
+    rows = startup_rows(compare=(9.0, 2.0), step=(3.5, 0.7), warm=(30.0, 1.6))
+    startup = by_figure(report.startup_targets(rows))
+    assert len(startup) == 3 and {g.area for g in startup.values()} == {"start-up"}
+    assert startup["fastopt compare: new process, empty Numba cache"].met
+    assert not startup["first Adam step, gc='grad': new process, empty Numba cache"].met
+    assert not startup["import + first step + first small sweep: new process, warm Numba cache"].met
+
+
+def test_startup_section_shows_cold_and_warm_figures():
+    m = measurements()
+    text = report.markdown(m, report.targets(m), "python -m bench.report", "BENCHMARKS.png")
+    assert "## Start-up of a new process" in text and "the median of 2 runs" in text
+    assert (
+        "| fastopt compare | `python -m fastopt compare --out DIR` | 36.0 s | 2.10 s | "
+        "empty <= 10 s |" in text
+    )
+    assert "| 30.0 s | 1.20 s | warm < 1.5 s |" in text
+    assert "start-up, new process" not in text  # the grid's old row: now in this section
+
+
+def test_cold_start_times_an_empty_cache_then_the_same_one_warm(monkeypatch):
+    seen = []
+
+    def fake_run(job, cache, work):
+        seen.append((cache, sorted(os.listdir(cache))))
+        open(os.path.join(cache, f"kernel{len(seen)}.nbi"), "w").close()  # "compiled"
+        return {1: 30.0, 2: 2.0, 3: 4.0}[len(seen)]
+
+    monkeypatch.setattr(cold_start, "run_seconds", fake_run)
+    row = cold_start.measure_job(cold_start.JOBS[0], warm_runs=2)
+    assert row["cold"] == 30.0 and row["warm"] == 3.0  # the median of the two warm runs
+    assert seen[0][1] == []  # cold: a fresh, empty folder
+    assert {cache for cache, _ in seen} == {seen[0][0]} and seen[1][1] == ["kernel1.nbi"]
+    assert not os.path.exists(seen[0][0])  # removed afterwards
+    assert row["target_cold"] == 10.0 and row["target_warm"] is None
+
+
+def test_cold_start_child_imports_this_fastopt_and_reports_failures(tmp_path):
+    env = cold_start._environment(str(tmp_path))
+    assert env["NUMBA_CACHE_DIR"] == str(tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.realpath(fastopt.__file__)))
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == root
+    failing = cold_start.Job("boom", "python -c boom", ("-c", "raise SystemExit('boom here')"))
+    with pytest.raises(RuntimeError, match="'boom' exited with status 1:\\nboom here"):
+        cold_start.run_seconds(failing, str(tmp_path), str(tmp_path))
+
+
+def test_resnet18_layout_is_torchvisions():
+    layout = optim_cases.layout_for(optim_cases.RESNET18)
+    assert len(layout) == optim_cases.RESNET18_TENSORS == 62
+    assert layout.size == optim_cases.RESNET18_SIZE == 11_689_512  # ~11.69M
+    assert sum(len(spec.shape) > 1 for spec in layout) == 21  # 20 convs + fc: GC rows
+    assert layout["conv1.weight"].shape == (64, 3, 7, 7)
+    assert layout["layer1.1.conv2.weight"].shape == (64, 64, 3, 3)
+    assert layout["layer2.0.conv1.weight"].shape == (128, 64, 3, 3)
+    assert layout["layer2.0.downsample.0.weight"].shape == (128, 64, 1, 1)
+    assert layout["layer4.0.downsample.1.bias"].shape == (512,)
+    assert "layer1.0.downsample.0.weight" not in layout  # 64 -> 64: no downsample
+    assert layout.names[-2:] == ("fc.weight", "fc.bias")
+    assert layout["fc.weight"].shape == (1000, 512)
+    assert optim_cases.label(optim_cases.RESNET18) == "ResNet-18"
+    assert optim_cases.label(10_000_000) == "N=1e+07"
+
+
+def test_resnet18_layout_matches_torchvision_when_installed():
+    models = pytest.importorskip("torchvision.models")
+    expected = [(k, tuple(p.shape)) for k, p in models.resnet18().named_parameters()]
+    layout = optim_cases.resnet18_layout()
+    assert [(spec.name, spec.shape) for spec in layout] == expected
 
 
 def test_missing_peers_are_listed_not_dropped(tmp_path):
@@ -146,7 +281,7 @@ def test_fastopt_bench_outside_a_checkout_says_why(monkeypatch, tmp_path, capsys
 def test_report_shows_each_step_against_its_own_bound():
     m = measurements()
     text = report.markdown(m, report.targets(m), "python -m bench.report", "BENCHMARKS.png")
-    assert "| adam | off | 1e+07 | 4r+3w | 1.00 ms | 40.0 | 42.0 | 95% |" in text
+    assert "| adam | off | N=1e+07 | 4r+3w | 1.00 ms | 40.0 | 42.0 | 95% | 20.0x |" in text
     assert "% triad" not in text and "**40.0 GB/s**" in text  # the triad: the machine only
 
 

@@ -20,10 +20,10 @@ after ``t`` updates. A run stops at the first step whose loss is below ``stop_be
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import literal_unroll, njit, prange
 from numba.extending import overload
 
-from fastopt._kernels.fused import GC_NONE, fill_coefficients, step_chunk
+from fastopt._kernels.fused import GC_NONE, fill_coefficients_of, step_chunk
 from fastopt._kernels.mlp import LOSS_CROSS_ENTROPY, _backward, _forward, _loss, _workspace_size
 from fastopt._kernels.schedules import schedule_value
 
@@ -74,6 +74,7 @@ def train_runs(
     slope,
     perms,
     batch_size,
+    kinds,
     hyper,
     coefficients,
     sched_code,
@@ -105,12 +106,14 @@ def train_runs(
     Shapes (R runs, P parameters, k the most optimizer buffers): X (n, d); Y (n, m) float
     targets for MSE (else empty, (0, 0)); y (n,) int64 labels for cross-entropy (else empty);
     perms (n_epochs, n) int64 sample orders, ``batch_size`` consecutive entries of a row per
-    step (a single ``arange(n)`` row for full batch); gc_modes, sched_code (R,) int64; hyper
-    (R,) and coefficients (R,): records of ONE optimizer (its hyperparameters; scratch for
-    its per-step coefficients), so the kernel is compiled per optimizer a sweep uses (see
-    ``fused``); sched_params (R, 4) float64; chunks_plain / chunks_gc the layout's
-    chunk tables without / with GC rows; params (R, P) and state (R, k, P) in/out; curves
-    (R, n_records) float64 (NaN where nothing is recorded; n_records 0 records nothing);
+    step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
+    hyper and coefficients (R,) of ``fused.combined_records()``: run r's optimizer is kernel
+    ``kinds[r]``, its hyperparameters field ``k{kind}`` of ``hyper[r]`` (its per-step
+    coefficients are written to the same field of ``coefficients[r]``); sched_params (R, 4)
+    float64;
+    chunks_plain / chunks_gc the layout's chunk tables without / with GC rows; params (R, P)
+    and state (R, k, P) in/out; curves (R, n_records) float64 (NaN where nothing is
+    recorded; n_records 0 records nothing);
     steps_to_target, diverged_at, steps_done (R,) int64 (-1 = no); best_loss (R,) float64.
     ``stop_below`` and ``diverge_above`` are NaN when not used; the divergence threshold is
     then ``diverge_factor`` times the run's first loss.
@@ -118,16 +121,16 @@ def train_runs(
     full_batch = batch_size == X.shape[0]
     for r in prange(params.shape[0]):
         XTr = XT if full_batch else _batch_input(XT, batch_size)
-        _train_run(r, X, XTr, Y, y, loss_kind, sizes, act, slope, perms, batch_size, hyper,
-                   coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
+        _train_run(r, X, XTr, Y, y, loss_kind, sizes, act, slope, perms, batch_size, kinds,
+                   hyper, coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
                    params, state, steps, record_every, stop_below, diverge_above,
                    diverge_factor, curves, steps_to_target, diverged_at, best_loss,
                    steps_done)  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
-def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, hyper,
-               coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
+def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, kinds,
+               hyper, coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
                params, state, steps, record_every, stop_below, diverge_above, diverge_factor,
                curves, steps_to_target, diverged_at, best_loss, steps_done):  # fmt: skip
     """Train run ``r`` (see ``train_runs``).
@@ -168,11 +171,32 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
             break
         _backward(p, XT, sizes, act, slope, work, grad)
         lr = schedule_value(sched_code[r], sched_params[r], t)
-        fill_coefficients(hyper[r : r + 1], t, lr, coefficients[r : r + 1])
-        c = coefficients[r]
-        for k in range(chunks.shape[0]):
-            lo, hi, gc_row_length = chunks[k, 0], chunks[k, 1], chunks[k, 2]
-            step_chunk(c, p, grad, state[r], lo, hi, gc_row_length, gc_modes[r])
+        _optimizer_step(kinds[r], hyper[r], coefficients[r], t, lr, p, grad, state[r], chunks,
+                        gc_modes[r])  # fmt: skip
+
+
+def _optimizer_step(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
+    """Step ``t`` with the run's optimizer, field ``k{kind}`` of its combined records h, c."""
+    raise NotImplementedError
+
+
+@overload(_optimizer_step)
+def _optimizer_step_impl(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
+    # One version of the loop body per registered kernel (literal_unroll over the combined
+    # record's field names); the run's kind picks one.
+    names = tuple(name for name, _ in h.members)
+
+    def impl(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
+        i = 0
+        for name in literal_unroll(names):
+            if i == kind:
+                ck = c[name]
+                fill_coefficients_of(h[name], t, lr, ck)
+                for k in range(chunks.shape[0]):
+                    step_chunk(ck, p, grad, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+            i += 1
+
+    return impl
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")
