@@ -193,7 +193,7 @@ def spy(monkeypatch, attr):
     real = getattr(_fused, attr)
 
     def wrapper(*args):
-        calls.append(args[0])
+        calls.append(args[3])
         return real(*args)
 
     monkeypatch.setattr(_fused, attr, wrapper)

@@ -7,7 +7,7 @@ file (``fastopt/optimizers/<name>.py``) and are found through its coefficient re
 - ``register(coefficient_dtype, hyper_dtype, rows, coefficients)`` (at import of the
   optimizer's module) maps the two NumPy record dtypes to its two ``@njit(inline="always")``
   functions;
-- ``fill_coefficients(h, t, lr, c)`` and ``step_rows(c, p, g, S, lo, hi, d_shift)`` are typed
+- ``fill_coefficients_of(h, t, lr, c)`` and ``step_rows(c, p, g, S, lo, hi, d_shift)`` are typed
   by those records: Numba compiles, for each optimizer a call uses, only that optimizer's
   code (a kernel with every optimizer inlined cost 30 s of LLVM on an empty cache), and the
   specialization is cached on disk like any other (a record dtype is part of the signature).
@@ -63,7 +63,7 @@ order: the grid trainer takes one pair of record arrays per entry (see ``grid``)
 
 
 def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
-    """Make ``step_rows`` and ``fill_coefficients`` call an optimizer's own functions.
+    """Make ``step_rows`` and ``fill_coefficients_of`` call an optimizer's own functions.
 
     ``rows(c, p, g, S, lo, hi, d_shift) -> total``: the step over entries ``[lo, hi)`` with
     the gradient shifted by ``d_shift`` (the GC mean), returning the sum of the step
@@ -130,16 +130,6 @@ def _fill_coefficients_of(h, t, lr, c):
     return impl
 
 
-@njit(cache=True, error_model="numpy")
-def fill_coefficients(h, t, lr, c):
-    """Write step ``t``'s coefficients into ``c[0]``, from ``h[0]`` and the step's ``lr``.
-
-    ``t`` is the 0-based step. Every driver (the flat step and the grid trainer) goes through
-    here, so they agree bit for bit.
-    """
-    fill_coefficients_of(h[0], t, lr, c[0])
-
-
 # --- drivers --------------------------------------------------------------------------------
 @njit(inline="always")
 def _decayed_grad_mean(p, g, wd, lo, hi):
@@ -184,16 +174,24 @@ def step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
 
 
 @njit(cache=True, error_model="numpy")
-def step_serial(c, p, g, S, chunks, gc_mode):
-    """One optimizer step over every chunk, on the calling thread; ``c`` a (1,) record array."""
+def step_serial(h, t, lr, c, p, g, S, chunks, gc_mode):
+    """Step ``t`` over every chunk, on the calling thread.
+
+    ``h`` and ``c`` are (1,) record arrays: the optimizer's hyperparameters and the scratch
+    its coefficients of step ``t`` (0-based), with learning rate ``lr``, are written to. The
+    coefficients are computed here, as the grid trainer computes them, so the two agree bit
+    for bit (and a first step compiles one kernel, not two).
+    """
+    fill_coefficients_of(h[0], t, lr, c[0])
     for k in range(chunks.shape[0]):
         step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def step_parallel(c, p, g, S, chunks, gc_mode):
-    """One optimizer step, chunks spread over Numba's threads (chunks never overlap)."""
-    for k in prange(chunks.shape[0]):
+def step_parallel(h, t, lr, c, p, g, S, chunks, gc_mode):
+    """``step_serial`` with the chunks spread over Numba's threads (chunks never overlap)."""
+    fill_coefficients_of(h[0], t, lr, c[0])
+    for k in prange(chunks.shape[0]):  # a record value cannot enter the parallel region: c can
         step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
 

@@ -393,12 +393,9 @@ class Optimizer:
         key = (run, coef.dtype, params.dtype)
         if key not in READY:  # first use in this process: compile, saying so if slow
             threaded = " threaded" if run is _k.step_parallel else ""
-            ensure_compiled(f"{self.name}/{params.dtype}{threaded} step",
-                            [(_k.fill_coefficients, (self._hyper, t, lr, coef)),
-                             (run, (coef, params, grads, state.buffers, chunks, gc_mode))],
-                            key)  # fmt: skip
-        _k.fill_coefficients(self._hyper, t, lr, coef)
-        run(coef, params, grads, state.buffers, chunks, gc_mode)
+            args = (self._hyper, t, lr, coef, params, grads, state.buffers, chunks, gc_mode)
+            ensure_compiled(f"{self.name}/{params.dtype}{threaded} step", [(run, args)], key)
+        run(self._hyper, t, lr, coef, params, grads, state.buffers, chunks, gc_mode)
         state.step = t + 1
 
     def load_state(
