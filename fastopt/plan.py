@@ -294,6 +294,9 @@ class Settings:
     dtype: np.dtype
     keep_curves: bool
     return_params: bool
+    kernels: tuple = ()
+    """``(coefficient_dtype, hyper_dtype)`` of each optimizer kernel the grid uses: the grid
+    kernel is compiled for exactly these (see ``fused.combined_records``)."""
 
     @property
     def n_records(self) -> int:
@@ -479,6 +482,9 @@ def plan_sweep(
     grid = Grid(optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper,
                 data[0].shape[0])  # fmt: skip
     _check_order_fits(data[0].shape[0], grid.batches, settings.steps, limit)
+    kernels = {(cls.spec.coefficient_dtype, cls.spec.hyper_dtype): None
+               for _, cls, _ in grid.factories}  # fmt: skip
+    settings = dataclasses.replace(settings, kernels=tuple(kernels))
     chunk_size = max(1, limit // per_run)
     if split:  # a killed process loses at most the running chunks; every worker has work
         chunk_size = min(chunk_size, max(1, -(-grid.n_runs // MIN_CHUNKS)))

@@ -25,7 +25,7 @@ import numpy as np
 from fastopt._compile import ensure_compiled
 from fastopt._kernels import grid as _grid
 from fastopt._kernels import mlp as _mlp
-from fastopt._kernels.fused import KERNELS, combined_records
+from fastopt._kernels.fused import combined_records
 from fastopt._version import __version__
 from fastopt.mlp import MLP
 from fastopt.optim import GC_MODES, chunk_table
@@ -319,7 +319,7 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
     runs_before = 0
     steps_before = 0
     for members in groups.values():
-        batch = _Batch(members, model, dtype, settings.n_records)
+        batch = _Batch(members, model, settings)
         first = members[0]
         perms, size = permutations(n_samples, first.batch_size, first.data_seed, settings.steps)
         XT = _feature_major(data[0], model_args[0], size)
@@ -358,18 +358,19 @@ class _Batch:
     WAVE_PER_THREAD = 16
     """Runs per thread in one kernel call: the progress bar moves between calls."""
 
-    def __init__(self, runs: list[Run], model: MLP, dtype: np.dtype, n_records: int):
+    def __init__(self, runs: list[Run], model: MLP, settings):
         self.runs = runs
+        dtype, n_records = settings.dtype, settings.n_records
         n, n_params = len(runs), model.layout.size
         n_buffers = max(len(run.optimizer.buffer_names) for run in runs)
         self.params = np.empty((n, n_params), dtype=dtype)
         self.state = np.zeros((n, n_buffers, n_params), dtype=dtype)
-        # Records holding every registered optimizer kernel's: run k's optimizer is kernel
-        # kinds[k], its hyperparameters field f"k{kind}" (see fused.combined_records).
-        hyper, coefficients = combined_records()
+        # Records holding the sweep's optimizer kernels': run k's optimizer is kernel kinds[k],
+        # its hyperparameters field f"k{kind}" (see fused.combined_records).
+        hyper, coefficients = combined_records(settings.kernels)
         self.hyper = np.zeros(n, dtype=hyper)
         self.coefficients = np.zeros(n, dtype=coefficients)
-        kind_of = {coefficients: i for i, (coefficients, _) in enumerate(KERNELS)}
+        kind_of = {coefficients: i for i, (coefficients, _) in enumerate(settings.kernels)}
         self.kinds = np.empty(n, dtype=np.int64)
         self.gc_modes = np.empty(n, dtype=np.int64)
         self.sched_code = np.empty(n, dtype=np.int64)

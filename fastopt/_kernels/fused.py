@@ -57,9 +57,6 @@ COMMON_COEFFICIENTS = ("lr", "wd")
 _ROWS: dict = {}
 _COEFFICIENTS: dict = {}
 
-KERNELS: list[tuple[np.dtype, np.dtype]] = []
-"""``(coefficient_dtype, hyper_dtype)`` of every registered optimizer kernel, in registration
-order: the grid trainer takes one pair of record arrays per entry (see ``grid``)."""
 
 
 def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
@@ -80,19 +77,18 @@ def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficie
         if table.get(key, fn) is not fn:
             raise ValueError(f"record {key} is registered to another optimizer already")
         table[key] = fn
-    if (coefficient_dtype, hyper_dtype) not in KERNELS:
-        KERNELS.append((coefficient_dtype, hyper_dtype))
 
 
-def combined_records() -> tuple[np.dtype, np.dtype]:
-    """``(hyper, coefficients)`` records holding every registered kernel's, fields ``k0, k1, ..``.
+def combined_records(kernels) -> tuple[np.dtype, np.dtype]:
+    """``(hyper, coefficients)`` records holding the given kernels', fields ``k0, k1, ...``.
 
-    The grid trainer keeps one of each per run (a run uses field ``k{kind}``, ``kind`` its
-    kernel's index in :data:`KERNELS`), so runs of any optimizers share one compiled kernel,
-    and the MLP passes in it are compiled once, not once per optimizer.
+    ``kernels``: ``(coefficient_dtype, hyper_dtype)`` pairs of registered optimizers. The grid
+    trainer keeps one record of each per run (a run uses field ``k{kind}``, ``kind`` its
+    kernel's position in ``kernels``), so runs of several optimizers share one compiled
+    kernel, the MLP passes in it are compiled once, and only the optimizers a sweep uses are.
     """
-    hyper = np.dtype([(f"k{i}", h) for i, (_, h) in enumerate(KERNELS)])
-    coefficients = np.dtype([(f"k{i}", c) for i, (c, _) in enumerate(KERNELS)])
+    hyper = np.dtype([(f"k{i}", h) for i, (_, h) in enumerate(kernels)])
+    coefficients = np.dtype([(f"k{i}", c) for i, (c, _) in enumerate(kernels)])
     return hyper, coefficients
 
 
