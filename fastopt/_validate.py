@@ -92,6 +92,11 @@ def check_positive(name: str, value: object, allow_zero: bool = False) -> float:
     return value
 
 
+def check_nonnegative(name: str, value: object) -> float:
+    """A real, finite number >= 0 (see :func:`check_positive`)."""
+    return check_positive(name, value, allow_zero=True)
+
+
 def check_fraction(name: str, value: object, allow_one: bool = False) -> float:
     """Return ``value`` as a float in ``[0, 1)`` (``[0, 1]`` with ``allow_one``).
 

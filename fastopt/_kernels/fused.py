@@ -58,7 +58,6 @@ _ROWS: dict = {}
 _COEFFICIENTS: dict = {}
 
 
-
 def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
     """Make ``step_rows`` and ``fill_coefficients_of`` call an optimizer's own functions.
 

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed
-from fastopt._validate import check_positive
+from fastopt._validate import check_nonnegative, check_positive
 from fastopt.optimizers.base import Optimizer
 from fastopt.optimizers.spec import Hyper, OptimizerSpec
 
@@ -37,24 +37,22 @@ def _rows(c, p, g, S, lo, hi, d_shift):
     return total
 
 
-def _nonnegative(name: str, value: object) -> float:
-    return check_positive(name, value, allow_zero=True)
-
-
 SPEC = OptimizerSpec(
     name="adagrad",
     hyperparameters=(
         Hyper("lr", 1e-2, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
-        Hyper("lr_decay", 0.0, _nonnegative, doc="Learning-rate decay per step, >= 0."),
-        Hyper("weight_decay", 0.0, _nonnegative, doc="L2 penalty added to the gradient, >= 0."),
+        Hyper("lr_decay", 0.0, check_nonnegative, doc="Learning-rate decay per step, >= 0."),
+        Hyper(
+            "weight_decay", 0.0, check_nonnegative, doc="L2 penalty added to the gradient, >= 0."
+        ),
         Hyper(
             "initial_accumulator_value",
             0.0,
-            _nonnegative,
+            check_nonnegative,
             kernel=(),
             doc="Starting value of the sum of squares, >= 0.",
         ),
-        Hyper("eps", 1e-10, _nonnegative, doc="Added to the denominator, >= 0."),
+        Hyper("eps", 1e-10, check_nonnegative, doc="Added to the denominator, >= 0."),
     ),  # fmt: skip
     buffers=lambda hp: ("sum",),
     initial=lambda hp: (hp["initial_accumulator_value"],),

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed, ema
-from fastopt._validate import check_bool, check_fraction, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from fastopt.optimizers.base import Optimizer
 from fastopt.optimizers.spec import Hyper, OptimizerSpec
 
@@ -80,10 +80,6 @@ def _betas(name: str, value: object) -> tuple[float, float]:
     return check_fraction(f"{name}[0]", value[0]), check_fraction(f"{name}[1]", value[1])
 
 
-def _nonnegative(name: str, value: object) -> float:
-    return check_positive(name, value, allow_zero=True)
-
-
 SPEC = OptimizerSpec(
     name="adam",
     hyperparameters=(
@@ -96,11 +92,11 @@ SPEC = OptimizerSpec(
             axis="pair of numbers",
             doc="Decay rates of the two moments, each in [0, 1).",
         ),
-        Hyper("eps", 1e-8, _nonnegative, doc="Added to the denominator, >= 0."),
+        Hyper("eps", 1e-8, check_nonnegative, doc="Added to the denominator, >= 0."),
         Hyper(
             "weight_decay",
             0.0,
-            _nonnegative,
+            check_nonnegative,
             doc="L2 penalty added to the gradient (AdamW: decoupled decay), >= 0.",
         ),
         Hyper(

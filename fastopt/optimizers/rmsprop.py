@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed, ema
-from fastopt._validate import check_bool, check_fraction, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from fastopt.optimizers.base import Optimizer
 from fastopt.optimizers.spec import Hyper, OptimizerSpec
 
@@ -75,18 +75,16 @@ def _buffers(hp: dict) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _nonnegative(name: str, value: object) -> float:
-    return check_positive(name, value, allow_zero=True)
-
-
 SPEC = OptimizerSpec(
     name="rmsprop",
     hyperparameters=(
         Hyper("lr", 0.01, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
         Hyper("alpha", 0.99, check_fraction, doc="Smoothing constant, in [0, 1)."),
-        Hyper("eps", 1e-8, _nonnegative, doc="Added to the denominator, >= 0."),
-        Hyper("weight_decay", 0.0, _nonnegative, doc="L2 penalty added to the gradient, >= 0."),
-        Hyper("momentum", 0.0, _nonnegative, doc="Momentum factor, >= 0."),
+        Hyper("eps", 1e-8, check_nonnegative, doc="Added to the denominator, >= 0."),
+        Hyper(
+            "weight_decay", 0.0, check_nonnegative, doc="L2 penalty added to the gradient, >= 0."
+        ),
+        Hyper("momentum", 0.0, check_nonnegative, doc="Momentum factor, >= 0."),
         Hyper(
             "centered",
             False,

@@ -8,7 +8,7 @@ then ``p -= lr*d``. State: ``momentum_buffer`` when ``momentum != 0``.
 from numba import njit
 
 from fastopt._kernels.rules import decayed
-from fastopt._validate import check_bool, check_fraction, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
 from fastopt.optimizers.base import Optimizer
 from fastopt.optimizers.spec import REQUIRED, Hyper, OptimizerSpec
 
@@ -62,7 +62,7 @@ SPEC = OptimizerSpec(
         Hyper(
             "momentum",
             0.0,
-            lambda n, v: check_positive(n, v, allow_zero=True),
+            check_nonnegative,
             doc="Momentum factor, >= 0.",
         ),
         Hyper(
@@ -81,7 +81,7 @@ SPEC = OptimizerSpec(
         Hyper(
             "weight_decay",
             0.0,
-            lambda n, v: check_positive(n, v, allow_zero=True),
+            check_nonnegative,
             doc="L2 penalty added to the gradient, >= 0.",
         ),
     ),  # fmt: skip
