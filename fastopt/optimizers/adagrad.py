@@ -40,19 +40,11 @@ def _rows(c, p, g, S, lo, hi, d_shift):
 SPEC = OptimizerSpec(
     name="adagrad",
     hyperparameters=(
-        Hyper("lr", 1e-2, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
-        Hyper("lr_decay", 0.0, check_nonnegative, doc="Learning-rate decay per step, >= 0."),
-        Hyper(
-            "weight_decay", 0.0, check_nonnegative, doc="L2 penalty added to the gradient, >= 0."
-        ),
-        Hyper(
-            "initial_accumulator_value",
-            0.0,
-            check_nonnegative,
-            kernel=(),
-            doc="Starting value of the sum of squares, >= 0.",
-        ),
-        Hyper("eps", 1e-10, check_nonnegative, doc="Added to the denominator, >= 0."),
+        Hyper("lr", 1e-2, check_positive, kernel=()),
+        Hyper("lr_decay", 0.0, check_nonnegative),
+        Hyper("weight_decay", 0.0, check_nonnegative),
+        Hyper("initial_accumulator_value", 0.0, check_nonnegative, kernel=()),
+        Hyper("eps", 1e-10, check_nonnegative),
     ),  # fmt: skip
     buffers=lambda hp: ("sum",),
     initial=lambda hp: (hp["initial_accumulator_value"],),

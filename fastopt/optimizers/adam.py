@@ -83,29 +83,11 @@ def _betas(name: str, value: object) -> tuple[float, float]:
 SPEC = OptimizerSpec(
     name="adam",
     hyperparameters=(
-        Hyper("lr", 1e-3, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
-        Hyper(
-            "betas",
-            (0.9, 0.999),
-            _betas,
-            kernel=("beta1", "beta2"),
-            axis="pair of numbers",
-            doc="Decay rates of the two moments, each in [0, 1).",
-        ),
-        Hyper("eps", 1e-8, check_nonnegative, doc="Added to the denominator, >= 0."),
-        Hyper(
-            "weight_decay",
-            0.0,
-            check_nonnegative,
-            doc="L2 penalty added to the gradient (AdamW: decoupled decay), >= 0.",
-        ),
-        Hyper(
-            "amsgrad",
-            False,
-            check_bool,
-            axis="bool",
-            doc="Use the maximum of the second moments (AMSGrad).",
-        ),
+        Hyper("lr", 1e-3, check_positive, kernel=()),
+        Hyper("betas", (0.9, 0.999), _betas, kernel=("beta1", "beta2"), axis="pair of numbers"),
+        Hyper("eps", 1e-8, check_nonnegative),
+        Hyper("weight_decay", 0.0, check_nonnegative),
+        Hyper("amsgrad", False, check_bool, axis="bool"),
     ),  # fmt: skip
     buffers=lambda hp: ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if hp["amsgrad"] else ()),
     coefficients=(

@@ -78,20 +78,12 @@ def _buffers(hp: dict) -> tuple[str, ...]:
 SPEC = OptimizerSpec(
     name="rmsprop",
     hyperparameters=(
-        Hyper("lr", 0.01, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
-        Hyper("alpha", 0.99, check_fraction, doc="Smoothing constant, in [0, 1)."),
-        Hyper("eps", 1e-8, check_nonnegative, doc="Added to the denominator, >= 0."),
-        Hyper(
-            "weight_decay", 0.0, check_nonnegative, doc="L2 penalty added to the gradient, >= 0."
-        ),
-        Hyper("momentum", 0.0, check_nonnegative, doc="Momentum factor, >= 0."),
-        Hyper(
-            "centered",
-            False,
-            check_bool,
-            axis="bool",
-            doc="Normalize by the gradient's estimated variance.",
-        ),
+        Hyper("lr", 0.01, check_positive, kernel=()),
+        Hyper("alpha", 0.99, check_fraction),
+        Hyper("eps", 1e-8, check_nonnegative),
+        Hyper("weight_decay", 0.0, check_nonnegative),
+        Hyper("momentum", 0.0, check_nonnegative),
+        Hyper("centered", False, check_bool, axis="bool"),
     ),  # fmt: skip
     buffers=_buffers,
     coefficients=("alpha", "one_minus_alpha", "eps", "momentum", "centered"),

@@ -58,32 +58,11 @@ def _check(hp: dict) -> None:
 SPEC = OptimizerSpec(
     name="sgd",
     hyperparameters=(
-        Hyper("lr", REQUIRED, check_positive, kernel=(), doc="Learning rate, > 0 (or a schedule)."),
-        Hyper(
-            "momentum",
-            0.0,
-            check_nonnegative,
-            doc="Momentum factor, >= 0.",
-        ),
-        Hyper(
-            "dampening",
-            0.0,
-            lambda n, v: check_fraction(n, v, allow_one=True),
-            doc="Dampening of the momentum, in [0, 1].",
-        ),
-        Hyper(
-            "nesterov",
-            False,
-            check_bool,
-            axis="bool",
-            doc="Nesterov momentum; needs momentum > 0 and dampening == 0.",
-        ),
-        Hyper(
-            "weight_decay",
-            0.0,
-            check_nonnegative,
-            doc="L2 penalty added to the gradient, >= 0.",
-        ),
+        Hyper("lr", REQUIRED, check_positive, kernel=()),
+        Hyper("momentum", 0.0, check_nonnegative),
+        Hyper("dampening", 0.0, lambda n, v: check_fraction(n, v, allow_one=True)),
+        Hyper("nesterov", False, check_bool, axis="bool"),
+        Hyper("weight_decay", 0.0, check_nonnegative),
     ),  # fmt: skip
     buffers=lambda hp: ("momentum_buffer",) if hp["momentum"] != 0 else (),
     coefficients=("momentum", "one_minus_dampening", "nesterov", "first"),

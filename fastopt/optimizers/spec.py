@@ -57,8 +57,6 @@ class Hyper:
         ``"pair of numbers"``.
     torch : str, optional
         torch.optim's name for it, where it differs.
-    doc : str
-        One line for the class docstring's parameter list.
     """
 
     name: str
@@ -67,7 +65,6 @@ class Hyper:
     kernel: tuple[str, ...] | None = None
     axis: str = "number"
     torch: str | None = None
-    doc: str = ""
 
     @property
     def kernel_fields(self) -> tuple[str, ...]:
