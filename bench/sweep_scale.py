@@ -20,7 +20,7 @@ import numpy as np
 
 import fastopt
 from bench.timing import timed
-from fastopt.sweep import DEFAULT_MEMORY_LIMIT
+from fastopt.plan import DEFAULT_MEMORY_LIMIT
 
 
 def workload(n_lrs: int, steps: int):

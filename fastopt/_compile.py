@@ -50,8 +50,6 @@ def ensure_compiled(label: str, calls: Sequence[tuple[object, Sequence[object]]]
         return
     pending = []
     for kernel, args in calls:
-        if not hasattr(kernel, "overloads"):  # not a Numba dispatcher (a test's wrapper)
-            continue
         signature = tuple(numba.typeof(a) for a in args)
         if signature not in kernel.overloads:
             pending.append((kernel, signature))

@@ -30,8 +30,6 @@ from fastopt._version import __version__
 from fastopt.mlp import MLP
 from fastopt.optim import GC_MODES, chunk_table
 from fastopt.plan import (
-    DEFAULT_MEMORY_LIMIT,  # noqa: F401 (the default chunk memory, documented here)
-    OPTIMIZER_NAMES,  # noqa: F401 (the names a sweep accepts)
     Run,
     SweepPlan,
     batch_indices,

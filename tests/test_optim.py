@@ -196,6 +196,7 @@ def spy(monkeypatch, attr):
         calls.append(args[3])
         return real(*args)
 
+    wrapper.overloads, wrapper.compile = real.overloads, real.compile  # as a dispatcher
     monkeypatch.setattr(_fused, attr, wrapper)
     return calls
 

@@ -11,6 +11,7 @@ from fastopt._kernels import fused
 from fastopt._validate import check_positive
 from fastopt.config import GRID_AXES
 from fastopt.optimizers import OPTIMIZERS, Hyper, Optimizer, OptimizerSpec
+from fastopt.optimizers.spec import check_lr
 from fastopt.reference import optim as ref
 from fastopt.sweep import batch_indices, sweep
 
@@ -38,7 +39,7 @@ def _sign_rows(c, p, g, S, lo, hi, d_shift):
 SIGN_SGD = OptimizerSpec(
     name="signsgd",
     hyperparameters=(
-        Hyper("lr", 0.01, check_positive, kernel=()),
+        Hyper("lr", 0.01, check_lr, kernel=()),
         Hyper("weight_decay", 0.0, lambda n, v: check_positive(n, v, allow_zero=True)),
     ),
     buffers=lambda hp: (),

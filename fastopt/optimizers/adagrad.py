@@ -9,9 +9,9 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed
-from fastopt._validate import check_nonnegative, check_positive
+from fastopt._validate import check_nonnegative
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import Hyper, OptimizerSpec
+from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr
 
 
 @njit(inline="always")
@@ -40,7 +40,7 @@ def _rows(c, p, g, S, lo, hi, d_shift):
 SPEC = OptimizerSpec(
     name="adagrad",
     hyperparameters=(
-        Hyper("lr", 1e-2, check_positive, kernel=()),
+        Hyper("lr", 1e-2, check_lr, kernel=()),
         Hyper("lr_decay", 0.0, check_nonnegative),
         Hyper("weight_decay", 0.0, check_nonnegative),
         Hyper("initial_accumulator_value", 0.0, check_nonnegative, kernel=()),

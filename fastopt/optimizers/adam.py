@@ -10,9 +10,9 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed, ema
-from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import Hyper, OptimizerSpec
+from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr
 
 
 @njit(inline="always")
@@ -83,7 +83,7 @@ def _betas(name: str, value: object) -> tuple[float, float]:
 SPEC = OptimizerSpec(
     name="adam",
     hyperparameters=(
-        Hyper("lr", 1e-3, check_positive, kernel=()),
+        Hyper("lr", 1e-3, check_lr, kernel=()),
         Hyper("betas", (0.9, 0.999), _betas, kernel=("beta1", "beta2"), axis="pair of numbers"),
         Hyper("eps", 1e-8, check_nonnegative),
         Hyper("weight_decay", 0.0, check_nonnegative),

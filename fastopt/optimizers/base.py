@@ -17,7 +17,7 @@ import numpy as np
 from fastopt._compile import READY, ensure_compiled
 from fastopt._kernels import fused as _k
 from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
-from fastopt._validate import check_bool, check_int, check_positive
+from fastopt._validate import check_bool, check_int
 from fastopt.layout import FLOAT_DTYPES, Layout
 from fastopt.optimizers.spec import REQUIRED, OptimizerSpec
 from fastopt.schedules import MAX_STEP, Schedule
@@ -219,8 +219,6 @@ class Optimizer:
     def __init__(self, *, gc: str | None = None, **hyperparameters: object):
         spec = self.spec
         hp = spec.validate(hyperparameters)
-        lr = hp["lr"]
-        hp["lr"] = lr if isinstance(lr, Schedule) else check_positive("lr", lr)
         # Test the type first: an unhashable gc (a list) would fail the lookup with a
         # message that does not name it, and True == 1 must not pass for a mode.
         if not (gc is None or isinstance(gc, str)) or gc not in GC_MODES:

@@ -11,9 +11,9 @@ import numpy as np
 from numba import njit
 
 from fastopt._kernels.rules import decayed, ema
-from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import Hyper, OptimizerSpec
+from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr
 
 
 @njit(inline="always")
@@ -78,7 +78,7 @@ def _buffers(hp: dict) -> tuple[str, ...]:
 SPEC = OptimizerSpec(
     name="rmsprop",
     hyperparameters=(
-        Hyper("lr", 0.01, check_positive, kernel=()),
+        Hyper("lr", 0.01, check_lr, kernel=()),
         Hyper("alpha", 0.99, check_fraction),
         Hyper("eps", 1e-8, check_nonnegative),
         Hyper("weight_decay", 0.0, check_nonnegative),

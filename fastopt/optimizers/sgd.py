@@ -8,9 +8,9 @@ then ``p -= lr*d``. State: ``momentum_buffer`` when ``momentum != 0``.
 from numba import njit
 
 from fastopt._kernels.rules import decayed
-from fastopt._validate import check_bool, check_fraction, check_nonnegative, check_positive
+from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import REQUIRED, Hyper, OptimizerSpec
+from fastopt.optimizers.spec import REQUIRED, Hyper, OptimizerSpec, check_lr
 
 
 @njit(inline="always")
@@ -58,7 +58,7 @@ def _check(hp: dict) -> None:
 SPEC = OptimizerSpec(
     name="sgd",
     hyperparameters=(
-        Hyper("lr", REQUIRED, check_positive, kernel=()),
+        Hyper("lr", REQUIRED, check_lr, kernel=()),
         Hyper("momentum", 0.0, check_nonnegative),
         Hyper("dampening", 0.0, lambda n, v: check_fraction(n, v, allow_one=True)),
         Hyper("nesterov", False, check_bool, axis="bool"),

@@ -30,9 +30,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastopt._kernels import fused
+from fastopt._validate import check_positive
+from fastopt.schedules import Schedule
 
 REQUIRED = object()
 """Default of a hyperparameter that must be given (SGD's ``lr``)."""
+
+
+def check_lr(name: str, value: object) -> float | Schedule:
+    """A learning rate: a :mod:`fastopt.schedules` schedule, or a finite number > 0."""
+    return value if isinstance(value, Schedule) else check_positive(name, value)
 
 
 @dataclass(frozen=True)
@@ -151,8 +158,8 @@ class OptimizerSpec:
     def validate(self, kwargs: Mapping[str, object]) -> dict[str, object]:
         """Checked hyperparameters: ``kwargs`` over the defaults, each through its check.
 
-        ``lr`` may be a schedule (checked by the caller). Unknown or missing names are a
-        ``TypeError`` naming them, as Python's own for a bad keyword.
+        Unknown or missing names are a ``TypeError`` naming them, as Python's own for a bad
+        keyword.
         """
         unknown = sorted(set(kwargs) - set(self.names))
         if unknown:
@@ -164,8 +171,7 @@ class OptimizerSpec:
         missing = [n for n in self.names if n not in values]
         if missing:
             raise TypeError(f"{self.name} needs the keyword argument(s) {missing}")
-        checked = {h.name: values[h.name] if h.name == "lr" else h.check(h.name, values[h.name])
-                   for h in self.hyperparameters}  # fmt: skip
+        checked = {h.name: h.check(h.name, values[h.name]) for h in self.hyperparameters}
         if self.check is not None:
             self.check(checked)
         return checked
