@@ -25,6 +25,7 @@ For plain SGD (no momentum) both modes give the same step.
 from fastopt.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Momentum, RMSprop
 from fastopt.optimizers.base import (
     CHUNK,
+    GC_CHUNK,
     GC_MODES,
     PARALLEL_MIN_SIZE,
     Optimizer,
@@ -35,6 +36,7 @@ from fastopt.optimizers.base import (
 
 __all__ = [
     "CHUNK",
+    "GC_CHUNK",
     "GC_MODES",
     "OPTIMIZERS",
     "PARALLEL_MIN_SIZE",

@@ -297,6 +297,8 @@ class Settings:
     kernels: tuple = ()
     """``(coefficient_dtype, hyper_dtype)`` of each optimizer kernel the grid uses: the grid
     kernel is compiled for exactly these (see ``fused.combined_records``)."""
+    uses_gc: bool = True
+    """Whether any run centralizes gradients: the grid kernel compiles GC loops only then."""
 
     @property
     def n_records(self) -> int:
@@ -484,7 +486,8 @@ def plan_sweep(
     _check_order_fits(data[0].shape[0], grid.batches, settings.steps, limit)
     kernels = {(cls.spec.coefficient_dtype, cls.spec.hyper_dtype): None
                for _, cls, _ in grid.factories}  # fmt: skip
-    settings = dataclasses.replace(settings, kernels=tuple(kernels))
+    uses_gc = any(g is not None for g in grid.gcs)
+    settings = dataclasses.replace(settings, kernels=tuple(kernels), uses_gc=uses_gc)
     chunk_size = max(1, limit // per_run)
     if split:  # a killed process loses at most the running chunks; every worker has work
         chunk_size = min(chunk_size, max(1, -(-grid.n_runs // MIN_CHUNKS)))

@@ -312,7 +312,9 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
         groups.setdefault(run.group, []).append(run)
     model_args = model.kernel_arguments(dtype)
     loss_kind = _mlp.LOSS_CROSS_ENTROPY if classifier else _mlp.LOSS_MSE
-    chunk_tables = (chunk_table(model.layout, False), chunk_table(model.layout, True))
+    # No GC table when no run uses GC: the kernel is then compiled without GC loops.
+    chunk_tables = (chunk_table(model.layout, False),
+                    chunk_table(model.layout, True) if settings.uses_gc else None)  # fmt: skip
     n_samples = data[0].shape[0]
     runs_before = 0
     steps_before = 0

@@ -184,20 +184,24 @@ BIG = Layout(
         ("col", (37, 1)),
         ("W2", (11, 330)),
         ("b2", (11,)),
+        ("row", (1, 9)),  # a GC chunk of one row: no neighbour row to carry GC work
     ]
 )
 
 
 def spy(monkeypatch, attr):
+    """Record the calls of ``fused.<attr>`` (the step kernels of every GC mode)."""
     calls = []
-    real = getattr(_fused, attr)
 
-    def wrapper(*args):
-        calls.append(args[3])
-        return real(*args)
+    def wrap(real):
+        def wrapper(*args):
+            calls.append(args[3])
+            return real(*args)
 
-    wrapper.overloads, wrapper.compile = real.overloads, real.compile  # as a dispatcher
-    monkeypatch.setattr(_fused, attr, wrapper)
+        wrapper.overloads, wrapper.compile = real.overloads, real.compile  # as a dispatcher
+        return wrapper
+
+    monkeypatch.setattr(_fused, attr, tuple(wrap(real) for real in getattr(_fused, attr)))
     return calls
 
 
@@ -208,7 +212,7 @@ def test_big_layout_is_above_parallel_threshold():
 
 
 def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
-    from fastopt.optim import CHUNK, chunk_table
+    from fastopt.optim import GC_CHUNK, chunk_table
 
     for centralize in (False, True):
         table = chunk_table(BIG, centralize)
@@ -219,10 +223,10 @@ def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
         inside = table[(table[:, 0] >= spec.offset) & (table[:, 1] <= spec.stop)]
         assert inside[0, 0] == spec.offset and inside[-1, 1] == spec.stop
         sizes = inside[:, 1] - inside[:, 0]
-        if len(spec.shape) > 1:  # centralized: whole rows, about CHUNK entries a chunk
+        if len(spec.shape) > 1:  # centralized: whole rows, about GC_CHUNK entries a chunk
             row = spec.size // spec.shape[0]
             assert (inside[:, 2] == row).all() and (sizes % row == 0).all()
-            assert sizes.max() <= max(CHUNK, row)
+            assert sizes.max() <= max(GC_CHUNK, row)
         else:
             assert (inside[:, 2] == 0).all()
     assert (chunk_table(BIG, False)[:, 2] == 0).all()
@@ -233,8 +237,8 @@ def test_chunks_tile_the_layout_and_gc_chunks_hold_whole_rows():
 @pytest.mark.parametrize("info", info_cases())
 def test_parallel_path_matches_reference_and_serial(info, gc, dtype, monkeypatch):
     n_steps = 3
-    parallel_calls = spy(monkeypatch, "step_parallel")
-    serial_calls = spy(monkeypatch, "step_serial")
+    parallel_calls = spy(monkeypatch, "STEP_PARALLEL")
+    serial_calls = spy(monkeypatch, "STEP_SERIAL")
     p_par, s_par = run_against_reference(info, info.rich, dtype, gc, layout=BIG, n_steps=n_steps)
     assert len(parallel_calls) == n_steps and not serial_calls
 
@@ -258,7 +262,7 @@ def test_threaded_path_on_odd_layout_is_bit_identical_to_serial(info, gc, dtype,
     results = {}
     for threshold in (1, LAYOUT.size + 1):
         monkeypatch.setattr(fo, "PARALLEL_MIN_SIZE", threshold)
-        calls = spy(monkeypatch, "step_parallel")
+        calls = spy(monkeypatch, "STEP_PARALLEL")
         opt = info.cls(**info.rich, gc=gc)
         params = make_params(dtype)
         state = opt.init(params, LAYOUT)

@@ -24,16 +24,16 @@ def _sign_coefficients(h, t, lr, c):
 
 
 @njit(inline="always")
-def _sign_rows(c, p, g, S, lo, hi, d_shift):
+def _sign_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     p, g = p[lo:hi], g[lo:hi]
     dt = p.dtype.type
     lr, wd = dt(c.lr), dt(c.wd)
-    total = 0.0
+    total = ahead = dt(0.0)
     for i in range(p.shape[0]):
         u = np.sign(g[i] + wd * p[i] - d_shift)
         p[i] -= lr * u
-        total += u
-    return total
+        total, ahead = fused.gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd)
+    return total, ahead
 
 
 SIGN_SGD = OptimizerSpec(
@@ -161,8 +161,8 @@ def test_a_record_belongs_to_one_optimizer():
     """Two specs with one record type would run each other's loops: refused."""
 
     @njit(inline="always")
-    def other_rows(c, p, g, S, lo, hi, d_shift):
-        return 0.0
+    def other_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
+        return 0.0, 0.0
 
     with pytest.raises(ValueError, match="registered to another optimizer"):
         fused.register(SIGN_SGD.coefficient_dtype, SIGN_SGD.hyper_dtype, other_rows,

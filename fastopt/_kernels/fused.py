@@ -7,10 +7,11 @@ file (``fastopt/optimizers/<name>.py``) and are found through its coefficient re
 - ``register(coefficient_dtype, hyper_dtype, rows, coefficients)`` (at import of the
   optimizer's module) maps the two NumPy record dtypes to its two ``@njit(inline="always")``
   functions;
-- ``fill_coefficients_of(h, t, lr, c)`` and ``step_rows(c, p, g, S, lo, hi, d_shift)`` are typed
-  by those records: Numba compiles, for each optimizer a call uses, only that optimizer's
-  code (a kernel with every optimizer inlined cost 30 s of LLVM on an empty cache), and the
-  specialization is cached on disk like any other (a record dtype is part of the signature).
+- ``fill_coefficients_of(h, t, lr, c)`` and
+  ``step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back)`` are typed by those
+  records: Numba compiles, for each optimizer a call uses, only that optimizer's code (a kernel
+  with every optimizer inlined cost 30 s of LLVM on an empty cache), and the specialization is
+  cached on disk like any other (a record dtype is part of the signature).
 
 Inputs (validated by ``fastopt.optim``):
 
@@ -27,10 +28,23 @@ Inputs (validated by ``fastopt.optim``):
   ``gc_row_length`` is the length of its rows (the chunk holds whole rows): each row's mean is
   taken while the row is in cache. Elsewhere it is 0 (no GC there).
 
-GC modes per chunk: ``GC_GRAD`` subtracts the row mean of ``g + wd*p`` before the moments
-(one extra read of the row, while it is in cache); ``GC_UPDATE`` takes the plain step while
-summing the step directions, then adds ``lr * mean`` back to the row. Row sums are
-accumulated in float64.
+GC modes per chunk. A centralized chunk is walked row by row, and the GC work of a row rides
+in the element loop of its neighbour, while both are in cache:
+
+- ``GC_GRAD`` subtracts the row mean of ``g + wd*p`` before the moments. The loop stepping row
+  ``r`` also sums row ``r+1``'s ``g + wd*p`` (the ``AHEAD`` loop); only a chunk's first row
+  has a pass of its own for its mean.
+- ``GC_UPDATE`` takes the plain step while summing the step directions ``u`` of ``p -= lr*u``,
+  then gives ``lr * mean(u)`` back to the row. The loop stepping row ``r`` also adds row
+  ``r-1``'s give-back (the ``TOTAL_BACK`` loop); only a chunk's last row has a pass of its own.
+
+Without this (a mean pass, or a give-back pass, over every row) GC cost +35% to +77% of a step
+on ResNet-18's layout; with it, within a few % (``python -m bench.optim_bandwidth``). Sums
+are taken in the array's dtype over ``BLOCK`` entries (SIMD lanes of a few terms each, as
+NumPy's pairwise sum), the block sums in float64; an element loop sums nothing it does not
+need (a sum of the directions in every step cost 15-25% of a step without GC). Which
+flavours a kernel compiles follows from ``gc_mode``: a literal compiles one mode's (see
+``step_chunk``).
 
 Loops run over views starting at index 0: with ``range(lo, hi)`` Numba cannot rule out
 negative indices, keeps its wrap-around selects, and LLVM then does not vectorize. Likewise
@@ -51,8 +65,22 @@ GC_NONE = 0
 GC_GRAD = 1
 GC_UPDATE = 2
 
+# What an element loop does beside the step, with the other row it is given (``p_other``,
+# ``g_other``): nothing; sum its ``g + wd*p`` (the next row's GC mean); sum this row's step
+# directions and add ``back`` to the other row's parameters (the previous row's give-back).
+# Always a literal, so each is straight-line code that LLVM vectorizes.
+PLAIN = 0
+AHEAD = 1
+TOTAL_BACK = 2
+
+BLOCK = 1024
+"""Entries summed in the array's dtype before a sum moves to float64."""
+
 COMMON_COEFFICIENTS = ("lr", "wd")
 """Coefficient fields every optimizer has: the drivers read them for GC."""
+
+_KERNEL_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
+"""Numba options of the functions made by ``overload`` below (see the module docstring)."""
 
 _ROWS: dict = {}
 _COEFFICIENTS: dict = {}
@@ -61,9 +89,11 @@ _COEFFICIENTS: dict = {}
 def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
     """Make ``step_rows`` and ``fill_coefficients_of`` call an optimizer's own functions.
 
-    ``rows(c, p, g, S, lo, hi, d_shift) -> total``: the step over entries ``[lo, hi)`` with
-    the gradient shifted by ``d_shift`` (the GC mean), returning the sum of the step
-    directions ``u`` (``p -= lr*u``). ``coefficients(h, t, lr, c)``: write step ``t``'s
+    ``rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back) -> (total, ahead)``: the
+    step over entries ``[lo, hi)`` with the gradient shifted by ``d_shift`` (the GC mean), and
+    for each entry ``i`` of it, ``gc_tally(what, ...)`` with the step direction ``u``
+    (``p -= lr*u``) and ``i - lo`` into ``p_other``/``g_other`` (views as long as the range);
+    both sums are returned in p's dtype. ``coefficients(h, t, lr, c)``: write step ``t``'s
     coefficients from the hyperparameters, computed in float64. ``h`` and ``c`` are records.
     Two optimizers may share one pair of record dtypes only if they share these functions.
     """
@@ -91,7 +121,7 @@ def combined_records(kernels) -> tuple[np.dtype, np.dtype]:
     return hyper, coefficients
 
 
-def step_rows(c, p, g, S, lo, hi, d_shift):
+def step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     """The registered optimizer's step over ``[lo, hi)``; for kernels only."""
     raise NotImplementedError
 
@@ -102,13 +132,13 @@ def fill_coefficients_of(h, t, lr, c):
 
 
 @overload(step_rows, inline="always")
-def _step_rows(c, p, g, S, lo, hi, d_shift):
+def _step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     rows = _ROWS.get(c) if isinstance(c, types.Record) else None
     if rows is None:
         return None
 
-    def impl(c, p, g, S, lo, hi, d_shift):
-        return rows(c, p, g, S, lo, hi, d_shift)
+    def impl(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
+        return rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back)
 
     return impl
 
@@ -127,67 +157,161 @@ def _fill_coefficients_of(h, t, lr, c):
 
 # --- drivers --------------------------------------------------------------------------------
 @njit(inline="always")
+def gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd):
+    """Entry ``i``'s GC work beside the step, for an element loop: the new ``(total, ahead)``.
+
+    ``what`` is ``PLAIN``, ``AHEAD`` or ``TOTAL_BACK``; ``u`` the entry's step direction;
+    ``wd`` the L2 weight decay, in p's dtype as ``total`` and ``ahead``.
+    """
+    if what == TOTAL_BACK:
+        total += u
+        p_other[i] += back
+    elif what == AHEAD:
+        ahead += decayed(g_other[i], p_other[i], wd)
+    return total, ahead
+
+
+# Each driver below holds one inlined copy of the optimizer's element loop and is compiled as
+# a function of its own: two inlined copies in one function trip Numba's IR checks, and a
+# call per block of BLOCK entries (rather than per chunk) cost SGD +30% with GC.
+@njit(**_KERNEL_OPTIONS)
+def _plain_rows(c, p, g, S, lo, hi, d_shift):
+    """The plain step over ``[lo, hi)``, the gradient shifted by ``d_shift``."""
+    step_rows(c, p, g, S, lo, hi, d_shift, PLAIN, p[lo:hi], g[lo:hi], p.dtype.type(0.0))
+
+
+@njit(inline="always")
 def _decayed_grad_mean(p, g, wd, lo, hi):
-    """Mean of ``g + wd*p`` over ``[lo, hi)``, summed in float64, in p's dtype."""
-    p, g, n = p[lo:hi], g[lo:hi], hi - lo
+    """Mean of ``g + wd*p`` over ``[lo, hi)`` in p's dtype, summed as ``_grad_rows`` sums."""
+    zero = p.dtype.type(0.0)
     total = 0.0
-    for i in range(n):
-        total += decayed(g[i], p[i], wd)
-    return p.dtype.type(total / n)
+    for b in range(lo, hi, BLOCK):
+        pb, gb = p[b : min(b + BLOCK, hi)], g[b : min(b + BLOCK, hi)]
+        block = zero
+        for i in range(pb.shape[0]):
+            block += decayed(gb[i], pb[i], wd)
+        total += block
+    return p.dtype.type(total / (hi - lo))
 
 
-@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+@njit(**_KERNEL_OPTIONS)
+def _grad_rows(c, p, g, S, lo, hi, length):
+    """gc="grad" over the rows of ``[lo, hi)`` but the last.
+
+    Each row's loop sums the next row's ``g + wd*p``. Returns the last row's start and mean,
+    for the caller's plain loop.
+    """
+    dt = p.dtype.type
+    last = hi - length
+    d_shift = _decayed_grad_mean(p, g, dt(c.wd), lo, lo + length)
+    for start in range(lo, last, length):
+        ahead = 0.0
+        for b in range(start, start + length, BLOCK):
+            e = min(b + BLOCK, start + length)
+            o = b + length
+            _, block = step_rows(c, p, g, S, b, e, d_shift, AHEAD, p[o : o + e - b],
+                                 g[o : o + e - b], dt(0.0))  # fmt: skip
+            ahead += block
+        d_shift = dt(ahead / length)
+    return last, d_shift
+
+
+@njit(**_KERNEL_OPTIONS)
+def _update_rows(c, p, g, S, lo, hi, length):
+    """gc="update" over the rows of ``[lo, hi)``.
+
+    Each row's loop adds the previous row's give-back ``lr * mean(u)``; the last row's is
+    added after.
+    """
+    dt = p.dtype.type
+    back = dt(0.0)
+    # The first row has no give-back to add: it adds zero to the next row (its own, alone).
+    other = lo + length if hi - lo > length else lo
+    for start in range(lo, hi, length):
+        kept = p[start]
+        total = 0.0
+        for b in range(start, start + length, BLOCK):
+            e = min(b + BLOCK, start + length)
+            o = other + (b - start)
+            block, _ = step_rows(c, p, g, S, b, e, dt(0.0), TOTAL_BACK, p[o : o + e - b],
+                                 g[o : o + e - b], back)  # fmt: skip
+            total += block
+        other = start
+        if length == 1:
+            # A one-entry row centralizes to exactly zero: keep p bit-identical rather than
+            # taking the step and adding it back (which rounds).
+            p[start] = kept
+        else:
+            back = dt(c.lr) * dt(total / length)
+    if length > 1:
+        row = p[other : other + length]
+        for i in range(length):
+            row[i] += back
+
+
 def step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
-    """Update ``p[lo:hi]`` and its state.
+    """Update ``p[lo:hi]`` and its state; for kernels only.
 
     ``gc_mode`` applies when ``gc_row_length`` > 0: the chunk is then whole rows of that
-    length, each centralized on its own; with 0 the chunk is one plain range.
+    length, each centralized on its own; with 0 the chunk is one plain range. A literal
+    ``gc_mode`` compiles that mode's loops only; a runtime one (the grid trainer's, when some
+    of its runs use GC) compiles all.
     """
-    length = hi - lo
-    if gc_row_length > 0 and gc_mode != GC_NONE:
-        length = gc_row_length
-    else:
-        gc_mode = GC_NONE
-    for start in range(lo, hi, length):
-        stop = start + length
-        d_shift = p.dtype.type(0.0)
-        if gc_mode == GC_GRAD:
-            d_shift = _decayed_grad_mean(p, g, p.dtype.type(c.wd), start, stop)
-        # A one-entry row centralizes to exactly zero: keep p bit-identical rather than
-        # taking the step and adding it back (which rounds).
-        kept = p[start]
-        total = step_rows(c, p, g, S, start, stop, d_shift)
-        if gc_mode == GC_UPDATE:
-            if length == 1:
-                p[start] = kept
-                continue
-            # p -= lr * (u - mean(u)): the loop took p -= lr * u, give back lr * mean(u).
-            back = p.dtype.type(c.lr) * p.dtype.type(total / length)
-            row = p[start:stop]
-            for i in range(row.shape[0]):
-                row[i] += back
+    raise NotImplementedError
 
 
-@njit(cache=True, error_model="numpy")
-def step_serial(h, t, lr, c, p, g, S, chunks, gc_mode):
-    """Step ``t`` over every chunk, on the calling thread.
+@overload(step_chunk, prefer_literal=True, jit_options=_KERNEL_OPTIONS)
+def _step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
+    known = isinstance(gc_mode, types.IntegerLiteral)
+    grad = not known or gc_mode.literal_value == GC_GRAD
+    update = not known or gc_mode.literal_value == GC_UPDATE
 
-    ``h`` and ``c`` are (1,) record arrays: the optimizer's hyperparameters and the scratch
-    its coefficients of step ``t`` (0-based), with learning rate ``lr``, are written to. The
-    coefficients are computed here, as the grid trainer computes them, so the two agree bit
-    for bit (and a first step compiles one kernel, not two).
+    def impl(c, p, g, S, lo, hi, gc_row_length, gc_mode):
+        if update and gc_mode == GC_UPDATE and gc_row_length > 0:
+            _update_rows(c, p, g, S, lo, hi, gc_row_length)
+        elif grad and gc_mode == GC_GRAD and gc_row_length > 0:
+            last, d_shift = _grad_rows(c, p, g, S, lo, hi, gc_row_length)
+            _plain_rows(c, p, g, S, last, hi, d_shift)
+        else:
+            _plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
+
+    return impl
+
+
+def _step_kernels(gc_mode: int):
+    """``(serial, parallel)``: the step kernels of one GC mode.
+
+    ``gc_mode`` is a constant in them, so each compiles only that mode's loops, and each is
+    cached on its own (Numba keys a closure's cache entry by its cell values). A runtime mode
+    would compile every mode's loops on a first step; ``numba.literally`` would cost 3 ms a
+    call.
     """
-    fill_coefficients_of(h[0], t, lr, c[0])
-    for k in range(chunks.shape[0]):
-        step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+
+    @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+    def step_serial(h, t, lr, c, p, g, S, chunks):
+        # h and c are (1,) record arrays: the optimizer's hyperparameters and the scratch its
+        # coefficients of step t (0-based) with learning rate lr are written to. They are
+        # computed here, as the grid trainer computes them, so the two agree bit for bit (and
+        # a first step compiles one kernel, not two).
+        fill_coefficients_of(h[0], t, lr, c[0])
+        for k in range(chunks.shape[0]):
+            step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+
+    @njit(cache=True, fastmath=FASTMATH, parallel=True, error_model="numpy")
+    def step_parallel(h, t, lr, c, p, g, S, chunks):
+        # step_serial with the chunks spread over Numba's threads (chunks never overlap).
+        fill_coefficients_of(h[0], t, lr, c[0])
+        for k in prange(chunks.shape[0]):  # a record value cannot enter a parallel region
+            step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+
+    return step_serial, step_parallel
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def step_parallel(h, t, lr, c, p, g, S, chunks, gc_mode):
-    """``step_serial`` with the chunks spread over Numba's threads (chunks never overlap)."""
-    fill_coefficients_of(h[0], t, lr, c[0])
-    for k in prange(chunks.shape[0]):  # a record value cannot enter the parallel region: c can
-        step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+STEP_SERIAL, STEP_PARALLEL = zip(
+    *(_step_kernels(mode) for mode in (GC_NONE, GC_GRAD, GC_UPDATE)), strict=True
+)
+"""Step kernels by GC mode: ``STEP_SERIAL[gc_mode](h, t, lr, c, p, g, S, chunks)`` takes step
+``t`` over every chunk on the calling thread, ``STEP_PARALLEL[...]`` on Numba's threads."""
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")

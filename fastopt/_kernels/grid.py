@@ -20,7 +20,7 @@ after ``t`` updates. A run stops at the first step whose loss is below ``stop_be
 """
 
 import numpy as np
-from numba import literal_unroll, njit, prange
+from numba import literal_unroll, njit, prange, types
 from numba.extending import overload
 
 from fastopt._kernels.fused import GC_NONE, fill_coefficients_of, step_chunk
@@ -111,7 +111,8 @@ def train_runs(
     ``kinds[r]``, its hyperparameters field ``k{kind}`` of ``hyper[r]`` (its per-step
     coefficients are written to the same field of ``coefficients[r]``); sched_params (R, 4)
     float64;
-    chunks_plain / chunks_gc the layout's chunk tables without / with GC rows; params (R, P)
+    chunks_plain / chunks_gc the layout's chunk tables without / with GC rows (chunks_gc
+    None when no run uses GC: its loops are then not compiled); params (R, P)
     and state (R, k, P) in/out; curves (R, n_records) float64 (NaN where nothing is
     recorded; n_records 0 records nothing);
     steps_to_target, diverged_at, steps_done (R,) int64 (-1 = no); best_loss (R,) float64.
@@ -145,7 +146,6 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
     yb = y if full_batch else np.empty(batch_size, dtype=np.int64)
     work = np.empty(_workspace_size(sizes, batch_size), dtype=dtype)
     grad = np.empty(params.shape[1], dtype=dtype)
-    chunks = chunks_plain if gc_modes[r] == GC_NONE else chunks_gc
     p = params[r]
     threshold = diverge_above
     for t in range(steps + 1):
@@ -171,32 +171,55 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
             break
         _backward(p, XT, sizes, act, slope, work, grad)
         lr = schedule_value(sched_code[r], sched_params[r], t)
-        _optimizer_step(kinds[r], hyper[r], coefficients[r], t, lr, p, grad, state[r], chunks,
-                        gc_modes[r])  # fmt: skip
+        _optimizer_step(kinds[r], hyper[r], coefficients[r], t, lr, p, grad, state[r],
+                        chunks_plain, chunks_gc, gc_modes[r])  # fmt: skip
 
 
-def _optimizer_step(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
-    """Step ``t`` with the run's optimizer, field ``k{kind}`` of its combined records h, c."""
+def _optimizer_step(kind, h, c, t, lr, p, grad, S, chunks_plain, chunks_gc, gc_mode):
+    """Step ``t`` with the run's optimizer, field ``k{kind}`` of its combined records h, c.
+
+    ``chunks_gc`` is None when no run of the sweep uses GC: no GC loops are compiled then.
+    """
     raise NotImplementedError
 
 
 @overload(_optimizer_step)
-def _optimizer_step_impl(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
+def _optimizer_step_impl(kind, h, c, t, lr, p, grad, S, chunks_plain, chunks_gc, gc_mode):
     # One version of the loop body per registered kernel (literal_unroll over the combined
     # record's field names); the run's kind picks one.
     names = tuple(name for name, _ in h.members)
+    any_gc = not isinstance(chunks_gc, types.NoneType)
 
-    def impl(kind, h, c, t, lr, p, grad, S, chunks, gc_mode):
+    def impl(kind, h, c, t, lr, p, grad, S, chunks_plain, chunks_gc, gc_mode):
+        chunks = _run_chunks(chunks_plain, chunks_gc, gc_mode)
         i = 0
         for name in literal_unroll(names):
             if i == kind:
                 ck = c[name]
                 fill_coefficients_of(h[name], t, lr, ck)
                 for k in range(chunks.shape[0]):
-                    step_chunk(ck, p, grad, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+                    if any_gc:  # a constant: Numba prunes the other call before typing it
+                        step_chunk(ck, p, grad, S, chunks[k, 0], chunks[k, 1], chunks[k, 2],
+                                   gc_mode)  # fmt: skip
+                    else:
+                        step_chunk(ck, p, grad, S, chunks[k, 0], chunks[k, 1], 0, GC_NONE)
             i += 1
 
     return impl
+
+
+def _run_chunks(chunks_plain, chunks_gc, gc_mode):
+    """The chunk table of a run with GC mode ``gc_mode``."""
+    raise NotImplementedError
+
+
+@overload(_run_chunks)
+def _run_chunks_impl(chunks_plain, chunks_gc, gc_mode):
+    if isinstance(chunks_gc, types.NoneType):
+        return lambda chunks_plain, chunks_gc, gc_mode: chunks_plain
+    return lambda chunks_plain, chunks_gc, gc_mode: (
+        chunks_plain if gc_mode == GC_NONE else chunks_gc
+    )
 
 
 @njit(cache=True, parallel=True, nogil=True, error_model="numpy")

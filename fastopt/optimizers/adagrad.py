@@ -8,6 +8,7 @@
 import numpy as np
 from numba import njit
 
+from fastopt._kernels.fused import gc_tally
 from fastopt._kernels.rules import decayed
 from fastopt._validate import check_nonnegative
 from fastopt.optimizers.base import Optimizer
@@ -22,19 +23,19 @@ def _coefficients(h, t, lr, c):
 
 
 @njit(inline="always")
-def _rows(c, p, g, S, lo, hi, d_shift):
+def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     p, g, sums = p[lo:hi], g[lo:hi], S[0][lo:hi]
     dt = p.dtype.type
     clr, wd, eps = dt(c.lr), dt(c.wd), dt(c.eps)
-    total = 0.0
+    total = ahead = dt(0.0)
     for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         s = sums[i] + d * d
         sums[i] = s
         u = d / (np.sqrt(s) + eps)
         p[i] -= clr * u
-        total += u
-    return total
+        total, ahead = gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd)
+    return total, ahead
 
 
 SPEC = OptimizerSpec(

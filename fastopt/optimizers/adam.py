@@ -9,6 +9,7 @@ from 1. State: ``exp_avg``, ``exp_avg_sq`` and, with AMSGrad, ``max_exp_avg_sq``
 import numpy as np
 from numba import njit
 
+from fastopt._kernels.fused import gc_tally
 from fastopt._kernels.rules import decayed, ema
 from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
@@ -36,15 +37,15 @@ def _coefficients(h, t, lr, c):
 
 
 @njit(inline="always")
-def _loop(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad):
-    # amsgrad is a literal at each call site (see sgd._loop).
+def _loop(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad, what, p_other, g_other, back):
+    # amsgrad (as what) is a literal at each call site (see sgd._loop).
     dt = p.dtype.type
     wd, eps, sqrt_bc2 = dt(c.wd), dt(c.eps), dt(c.sqrt_bias_correction2)
     beta1, omb1, beta2, omb2 = dt(c.beta1), dt(c.one_minus_beta1), dt(c.beta2), dt(
         c.one_minus_beta2)  # fmt: skip
     step_size, decay = dt(c.step_size), dt(c.decay)
-    total_u = 0.0
-    total_p = 0.0
+    bias_correction1, decoupled_wd = dt(c.bias_correction1), dt(c.decoupled_wd)
+    total = ahead = dt(0.0)
     for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         m = ema(exp_avg[i], d, beta1, omb1)
@@ -55,23 +56,24 @@ def _loop(p, g, exp_avg, exp_avg_sq, max_sq, c, d_shift, amsgrad):
             v = np.maximum(max_sq[i], v)  # NaN-propagating, as torch.maximum
             max_sq[i] = v
         u = m / (np.sqrt(v) / sqrt_bc2 + eps)
-        total_u += u
-        total_p += p[i]
+        # The step is lr * (u / bias_correction1 + decoupled_wd * p): its direction.
+        direction = decayed(u / bias_correction1, p[i], decoupled_wd)
         p[i] = p[i] * decay - step_size * u
-    # The step is lr * (u / bias_correction1 + decoupled_wd * p): its direction's sum.
-    total = total_u / dt(c.bias_correction1)
-    if c.decoupled_wd != 0:
-        total += dt(c.decoupled_wd) * total_p
-    return total
+        total, ahead = gc_tally(what, i, direction, total, ahead, p_other, g_other, back, wd)
+    return total, ahead
 
 
 @njit(inline="always")
-def _rows(c, p, g, S, lo, hi, d_shift):
+def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     p, g = p[lo:hi], g[lo:hi]
     exp_avg, exp_avg_sq = S[0][lo:hi], S[1][lo:hi]
     if c.amsgrad > 0:
-        return _loop(p, g, exp_avg, exp_avg_sq, S[2][lo:hi], c, d_shift, True)
-    return _loop(p, g, exp_avg, exp_avg_sq, exp_avg_sq, c, d_shift, False)
+        return _loop(
+            p, g, exp_avg, exp_avg_sq, S[2][lo:hi], c, d_shift, True, what, p_other, g_other, back
+        )
+    return _loop(
+        p, g, exp_avg, exp_avg_sq, exp_avg_sq, c, d_shift, False, what, p_other, g_other, back
+    )
 
 
 def _betas(name: str, value: object) -> tuple[float, float]:

@@ -33,6 +33,10 @@ SGD (``python -m bench.optim_bandwidth --threshold``)."""
 CHUNK = 1 << 14
 """Entries per chunk handed to one thread, outside GC rows."""
 
+GC_CHUNK = 1 << 17
+"""Entries per chunk of GC rows (whole rows, at least one): a chunk's first row takes a mean
+pass of its own and its last row a give-back pass, so chunks of GC rows are longer."""
+
 STATE_FORMAT = "fastopt-optimizer-state"
 STATE_VERSION = 1
 
@@ -68,7 +72,7 @@ def chunk_table(layout: Layout, centralize: bool) -> np.ndarray:
             if len(spec.shape) > 1:
                 # Whole rows, about CHUNK entries a chunk (at least one row).
                 length = spec.size // spec.shape[0]
-                per_chunk = max(1, CHUNK // length) * length
+                per_chunk = max(1, GC_CHUNK // length) * length
                 for lo in range(spec.offset, spec.stop, per_chunk):
                     rows.append((lo, min(lo + per_chunk, spec.stop), length))
             else:
@@ -389,13 +393,15 @@ class Optimizer:
             lr = lr(t)  # t checked above
         gc_mode = GC_MODES[self.gc]
         chunks = state.chunks(gc_mode != _k.GC_NONE)
-        run = _k.step_parallel if layout.size >= PARALLEL_MIN_SIZE else _k.step_serial
+        threaded = layout.size >= PARALLEL_MIN_SIZE
+        run = (_k.STEP_PARALLEL if threaded else _k.STEP_SERIAL)[gc_mode]
         key = (run, coef.dtype, params.dtype)
         if key not in READY:  # first use in this process: compile, saying so if slow
-            threaded = " threaded" if run is _k.step_parallel else ""
-            args = (self._hyper, t, lr, coef, params, grads, state.buffers, chunks, gc_mode)
-            ensure_compiled(f"{self.name}/{params.dtype}{threaded} step", [(run, args)], key)
-        run(self._hyper, t, lr, coef, params, grads, state.buffers, chunks, gc_mode)
+            what = f"{self.name}/{params.dtype}{' threaded' if threaded else ''} step"
+            args = (self._hyper, t, lr, coef, params, grads, state.buffers, chunks)
+            ensure_compiled(what if self.gc is None else f"{what} gc={self.gc}", [(run, args)],
+                            key)  # fmt: skip
+        run(self._hyper, t, lr, coef, params, grads, state.buffers, chunks)
         state.step = t + 1
 
     def load_state(

@@ -10,6 +10,7 @@ else ``avg = sqrt(square_avg) + eps``; with momentum ``buf = momentum*buf + d/av
 import numpy as np
 from numba import njit
 
+from fastopt._kernels.fused import gc_tally
 from fastopt._kernels.rules import decayed, ema
 from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
@@ -28,12 +29,13 @@ def _coefficients(h, t, lr, c):
 
 
 @njit(inline="always")
-def _loop(p, g, square_avg, buf, grad_avg, c, d_shift, centered, has_momentum):
+def _loop(p, g, square_avg, buf, grad_avg, c, d_shift, centered, has_momentum, what,
+          p_other, g_other, back):  # fmt: skip
     # centered and has_momentum are literals at each call site (see sgd._loop).
     dt = p.dtype.type
     lr, wd, eps, momentum = dt(c.lr), dt(c.wd), dt(c.eps), dt(c.momentum)
     alpha, oma = dt(c.alpha), dt(c.one_minus_alpha)
-    total = 0.0
+    total = ahead = dt(0.0)
     for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         sq = ema(square_avg[i], d * d, alpha, oma)
@@ -48,22 +50,26 @@ def _loop(p, g, square_avg, buf, grad_avg, c, d_shift, centered, has_momentum):
             u = momentum * buf[i] + u
             buf[i] = u
         p[i] -= lr * u
-        total += u
-    return total
+        total, ahead = gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd)
+    return total, ahead
 
 
 @njit(inline="always")
-def _rows(c, p, g, S, lo, hi, d_shift):
+def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     p, g = p[lo:hi], g[lo:hi]
     sq = S[0][lo:hi]
     if c.momentum > 0:
         buf = S[1][lo:hi]
         if c.centered > 0:
-            return _loop(p, g, sq, buf, S[2][lo:hi], c, d_shift, True, True)
-        return _loop(p, g, sq, buf, sq, c, d_shift, False, True)
+            return _loop(
+                p, g, sq, buf, S[2][lo:hi], c, d_shift, True, True, what, p_other, g_other, back
+            )
+        return _loop(p, g, sq, buf, sq, c, d_shift, False, True, what, p_other, g_other, back)
     if c.centered > 0:
-        return _loop(p, g, sq, sq, S[1][lo:hi], c, d_shift, True, False)
-    return _loop(p, g, sq, sq, sq, c, d_shift, False, False)
+        return _loop(
+            p, g, sq, sq, S[1][lo:hi], c, d_shift, True, False, what, p_other, g_other, back
+        )
+    return _loop(p, g, sq, sq, sq, c, d_shift, False, False, what, p_other, g_other, back)
 
 
 def _buffers(hp: dict) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ then ``p -= lr*d``. State: ``momentum_buffer`` when ``momentum != 0``.
 
 from numba import njit
 
+from fastopt._kernels.fused import gc_tally
 from fastopt._kernels.rules import decayed
 from fastopt._validate import check_bool, check_fraction, check_nonnegative
 from fastopt.optimizers.base import Optimizer
@@ -18,36 +19,38 @@ def _coefficients(h, t, lr, c):
     c.lr = lr
     c.wd = h.weight_decay
     c.momentum = h.momentum
-    c.one_minus_dampening = 1.0 - h.dampening
+    # buf = buffer_decay*buf + gradient_scale*d: torch's buf = d on the first step, without a
+    # branch in the loop (a load of buf under a condition keeps the GC loops scalar: 2.7x).
+    c.buffer_decay = 0.0 if t == 0 else h.momentum
+    c.gradient_scale = 1.0 if t == 0 else 1.0 - h.dampening
     c.nesterov = h.nesterov
-    c.first = 1.0 if t == 0 else 0.0
 
 
 @njit(inline="always")
-def _loop(p, g, buf, c, d_shift, has_momentum):
-    # has_momentum is a literal at each call site: both loops are straight-line code that
-    # LLVM vectorizes (a runtime flag, or a placeholder row aliasing p, keeps them scalar).
+def _loop(p, g, buf, c, d_shift, has_momentum, what, p_other, g_other, back):
+    # has_momentum (as what) is a literal at each call site: every loop is straight-line code
+    # that LLVM vectorizes (a runtime flag, or a placeholder row aliasing p, keeps it scalar).
     dt = p.dtype.type
-    lr, wd, momentum, omd = dt(c.lr), dt(c.wd), dt(c.momentum), dt(c.one_minus_dampening)
-    nesterov, first = c.nesterov > 0, c.first > 0
-    total = 0.0
+    lr, wd, momentum, nesterov = dt(c.lr), dt(c.wd), dt(c.momentum), c.nesterov > 0
+    buffer_decay, gradient_scale = dt(c.buffer_decay), dt(c.gradient_scale)
+    total = ahead = dt(0.0)
     for i in range(p.shape[0]):
         d = decayed(g[i], p[i], wd) - d_shift
         if has_momentum:
-            b = d if first else momentum * buf[i] + omd * d
+            b = buffer_decay * buf[i] + gradient_scale * d
             buf[i] = b
             d = d + momentum * b if nesterov else b
         p[i] -= lr * d
-        total += d
-    return total
+        total, ahead = gc_tally(what, i, d, total, ahead, p_other, g_other, back, wd)
+    return total, ahead
 
 
 @njit(inline="always")
-def _rows(c, p, g, S, lo, hi, d_shift):
+def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     p, g = p[lo:hi], g[lo:hi]
     if c.momentum != 0:
-        return _loop(p, g, S[0][lo:hi], c, d_shift, True)
-    return _loop(p, g, p, c, d_shift, False)
+        return _loop(p, g, S[0][lo:hi], c, d_shift, True, what, p_other, g_other, back)
+    return _loop(p, g, p, c, d_shift, False, what, p_other, g_other, back)
 
 
 def _check(hp: dict) -> None:
@@ -65,7 +68,7 @@ SPEC = OptimizerSpec(
         Hyper("weight_decay", 0.0, check_nonnegative),
     ),  # fmt: skip
     buffers=lambda hp: ("momentum_buffer",) if hp["momentum"] != 0 else (),
-    coefficients=("momentum", "one_minus_dampening", "nesterov", "first"),
+    coefficients=("momentum", "buffer_decay", "gradient_scale", "nesterov"),
     fill_coefficients=_coefficients,
     rows=_rows,
     check=_check,

@@ -95,7 +95,8 @@ class OptimizerSpec:
     coefficients : tuple of str
         The fields of the coefficient record after ``lr`` and ``wd``.
     fill_coefficients, rows : numba functions
-        ``fill_coefficients(h, t, lr, c)`` and ``rows(c, p, g, S, lo, hi, d_shift)``; see
+        ``fill_coefficients(h, t, lr, c)`` and
+        ``rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back)``; see
         :func:`fastopt._kernels.fused.register`.
     constants : mapping
         Kernel fields fixed by this optimizer (AdamW: ``decoupled = 1``).
