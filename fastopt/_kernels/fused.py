@@ -167,7 +167,9 @@ def gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd):
         total += u
         p_other[i] += back
     elif what == AHEAD:
-        ahead += decayed(g_other[i], p_other[i], wd)
+        # Both loaded whatever wd is: a load under decayed's branch would keep the loop scalar.
+        p_next, g_next = p_other[i], g_other[i]
+        ahead += decayed(g_next, p_next, wd)
     return total, ahead
 
 
@@ -278,6 +280,20 @@ def _step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
     return impl
 
 
+@njit(inline="always")
+def _span_start(chunks, n_spans, span):
+    """The first chunk of span ``span`` of ``n_spans``.
+
+    That is the first chunk that starts at or past ``span / n_spans`` of the entries
+    (``n_chunks`` for the span past the last).
+    """
+    first, size = chunks[0, 0], chunks[chunks.shape[0] - 1, 1] - chunks[0, 0]
+    k = 0
+    while k < chunks.shape[0] and (chunks[k, 0] - first) * n_spans < span * size:
+        k += 1
+    return k
+
+
 def _step_kernels(gc_mode: int):
     """``(serial, parallel)``: the step kernels of one GC mode.
 
@@ -298,11 +314,19 @@ def _step_kernels(gc_mode: int):
             step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
     @njit(cache=True, fastmath=FASTMATH, parallel=True, error_model="numpy")
-    def step_parallel(h, t, lr, c, p, g, S, chunks):
-        # step_serial with the chunks spread over Numba's threads (chunks never overlap).
+    def step_parallel(h, t, lr, c, p, g, S, chunks, n_threads):
+        # step_serial with the chunks spread over Numba's threads, each thread one span of
+        # consecutive chunks holding about as many entries as the others'. (prange over the
+        # chunks themselves splits them by count: GC chunks differ in size, and one thread
+        # got twice the other's entries on ResNet-18's layout.) A chunk's result does not
+        # depend on its span: bit-identical to step_serial at any thread count. n_threads
+        # comes from the caller (numba.get_num_threads() here would not be cached).
         fill_coefficients_of(h[0], t, lr, c[0])
-        for k in prange(chunks.shape[0]):  # a record value cannot enter a parallel region
-            step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
+        n_spans = n_threads
+        for span in prange(n_spans):  # a record value cannot enter a parallel region: c can
+            for k in range(_span_start(chunks, n_spans, span),
+                           _span_start(chunks, n_spans, span + 1)):  # fmt: skip
+                step_chunk(c[0], p, g, S, chunks[k, 0], chunks[k, 1], chunks[k, 2], gc_mode)
 
     return step_serial, step_parallel
 
@@ -311,7 +335,8 @@ STEP_SERIAL, STEP_PARALLEL = zip(
     *(_step_kernels(mode) for mode in (GC_NONE, GC_GRAD, GC_UPDATE)), strict=True
 )
 """Step kernels by GC mode: ``STEP_SERIAL[gc_mode](h, t, lr, c, p, g, S, chunks)`` takes step
-``t`` over every chunk on the calling thread, ``STEP_PARALLEL[...]`` on Numba's threads."""
+``t`` over every chunk on the calling thread, ``STEP_PARALLEL[...](..., chunks, n_threads)``
+on ``n_threads`` of Numba's threads (``numba.get_num_threads()``)."""
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")

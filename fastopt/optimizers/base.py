@@ -12,6 +12,7 @@ import os
 import weakref
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from fastopt._compile import READY, ensure_compiled
@@ -395,13 +396,15 @@ class Optimizer:
         chunks = state.chunks(gc_mode != _k.GC_NONE)
         threaded = layout.size >= PARALLEL_MIN_SIZE
         run = (_k.STEP_PARALLEL if threaded else _k.STEP_SERIAL)[gc_mode]
+        args = (self._hyper, t, lr, coef, params, grads, state.buffers, chunks)
+        if threaded:
+            args += (numba.get_num_threads(),)
         key = (run, coef.dtype, params.dtype)
         if key not in READY:  # first use in this process: compile, saying so if slow
             what = f"{self.name}/{params.dtype}{' threaded' if threaded else ''} step"
-            args = (self._hyper, t, lr, coef, params, grads, state.buffers, chunks)
             ensure_compiled(what if self.gc is None else f"{what} gc={self.gc}", [(run, args)],
                             key)  # fmt: skip
-        run(self._hyper, t, lr, coef, params, grads, state.buffers, chunks)
+        run(*args)
         state.step = t + 1
 
     def load_state(
