@@ -167,12 +167,42 @@ EXPERIMENTS = {
     ),
 }  # fmt: skip
 
+GC_CNN = Experiment(
+    "gc_cnn", "cnn_study",
+    "Q1 in PyTorch: a conv net with BatchNorm, SGD-momentum and Adam, GC off / grad / update",
+    dict(seeds=1, epochs=1, n_samples=300),
+)  # fmt: skip
+"""``fastopt gc --problem cnn``: its own study (needs torch), with the flags of ``gc``."""
+
+
+def _gc_spec(args: argparse.Namespace) -> tuple[Experiment, dict]:
+    """``fastopt gc``'s study for ``--problem``, and the keyword arguments of its flags."""
+    kwargs = {} if args.seeds is None else {"seeds": args.seeds}
+    if args.problem == "mlp":
+        if args.epochs is not None:
+            raise UsageError("--epochs applies to --problem cnn only")
+        return EXPERIMENTS["gc"], kwargs
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            '--problem cnn needs torch: pip install -e ".[torch]" (or pip install torch)'
+        ) from None
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    return GC_CNN, kwargs
+
 
 def _experiment(args: argparse.Namespace) -> int:
     """Run one experiment, write its figures, CSV and report, and print the report."""
     spec = EXPERIMENTS[args.command]
-    kwargs = dict(spec.quick) if args.quick else {}
+    flags = {}
     name = args.command
+    if name == "gc":
+        spec, flags = _gc_spec(args)
+        name = "gc" if args.problem == "mlp" else f"gc-{args.problem}"
+    kwargs = dict(spec.quick) if args.quick else {}
+    kwargs.update(flags)  # explicit sizes win over --quick's
     if name == "compare":
         kwargs["problem"] = args.problem
         name = f"compare-{args.problem}"
@@ -259,6 +289,24 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=["linear", "mlp"],
                 default="linear",
                 help="linear model (default) or a 2-16-1 ReLU MLP on the same data",
+            )
+        if name == "gc":
+            command.add_argument(
+                "--problem",
+                choices=["mlp", "cnn"],
+                default="mlp",
+                help="MLPs on spirals and digits (default), or a conv net with BatchNorm in "
+                'PyTorch (needs torch: pip install -e ".[torch]")',
+            )
+            command.add_argument(
+                "--seeds",
+                type=_integer(1),
+                help="seeds per optimizer and GC mode (default 3; 5 with --problem cnn)",
+            )
+            command.add_argument(
+                "--epochs",
+                type=_integer(1),
+                help="--problem cnn only: passes over the training set (default 10)",
             )
         command.set_defaults(run=_experiment)
     worked = commands.add_parser(
