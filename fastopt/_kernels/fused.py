@@ -7,11 +7,11 @@ file (``fastopt/optimizers/<name>.py``) and are found through its coefficient re
 - ``register(coefficient_dtype, hyper_dtype, rows, coefficients)`` (at import of the
   optimizer's module) maps the two NumPy record dtypes to its two ``@njit(inline="always")``
   functions;
-- ``fill_coefficients_of(h, t, lr, c)`` and
-  ``step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back)`` are typed by those
-  records: Numba compiles, for each optimizer a call uses, only that optimizer's code (a kernel
-  with every optimizer inlined cost 30 s of LLVM on an empty cache), and the specialization is
-  cached on disk like any other (a record dtype is part of the signature).
+- ``fill_coefficients_of(h, t, lr, c)`` and the drivers ``plain_rows``, ``grad_rows`` and
+  ``update_rows`` (around the optimizer's element loop) are typed by those records: Numba
+  compiles, for each optimizer a call uses, only that optimizer's code (a kernel with every
+  optimizer inlined cost 30 s of LLVM on an empty cache), and the specialization is cached on
+  disk like any other (a record dtype is part of the signature).
 
 Inputs (validated by ``fastopt.optim``):
 
@@ -89,7 +89,7 @@ _COEFFICIENTS: dict = {}
 
 
 def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
-    """Make ``step_rows`` and ``fill_coefficients_of`` call an optimizer's own functions.
+    """Make the drivers and ``fill_coefficients_of`` call an optimizer's own functions.
 
     ``rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back) -> (total, ahead)``: the
     step over entries ``[lo, hi)`` with the gradient shifted by ``d_shift`` (the GC mean), and
@@ -123,26 +123,9 @@ def combined_records(kernels) -> tuple[np.dtype, np.dtype]:
     return hyper, coefficients
 
 
-def step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
-    """The registered optimizer's step over ``[lo, hi)``; for kernels only."""
-    raise NotImplementedError
-
-
 def fill_coefficients_of(h, t, lr, c):
     """The registered optimizer's coefficients of step ``t``; for kernels only."""
     raise NotImplementedError
-
-
-@overload(step_rows, inline="always")
-def _step_rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
-    rows = _ROWS.get(c) if isinstance(c, types.Record) else None
-    if rows is None:
-        return None
-
-    def impl(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
-        return rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back)
-
-    return impl
 
 
 @overload(fill_coefficients_of, inline="always")
@@ -175,18 +158,37 @@ def gc_tally(what, i, u, total, ahead, p_other, g_other, back, wd):
     return total, ahead
 
 
-# Each driver below holds one inlined copy of the optimizer's element loop and is compiled as
-# a function of its own: two inlined copies in one function trip Numba's IR checks, and a
-# call per block of BLOCK entries (rather than per chunk) cost SGD +30% with GC.
-@njit(**_KERNEL_OPTIONS)
+# The drivers below are typed by the coefficient record: each is, per optimizer, a function of
+# its own around one copy of that optimizer's element loop (``rows``, named in a closure and
+# inlined by Numba before typing). Two inlined copies in one function trip Numba's IR checks;
+# an overload(inline="always") dispatch compiled every loop once more, apart, only to learn its
+# return type (0.7-1.2 s of a first step); a call per block of BLOCK entries rather than per
+# row cost SGD +30% with GC.
+def _rows_of(c):
+    """The element loop registered for coefficient record type ``c``, or None."""
+    return _ROWS.get(c) if isinstance(c, types.Record) else None
+
+
+def plain_rows(c, p, g, S, lo, hi, d_shift):
+    """The plain step over ``[lo, hi)``, the gradient shifted by ``d_shift``; kernels only."""
+    raise NotImplementedError
+
+
+@overload(plain_rows, jit_options=_KERNEL_OPTIONS)
 def _plain_rows(c, p, g, S, lo, hi, d_shift):
-    """The plain step over ``[lo, hi)``, the gradient shifted by ``d_shift``."""
-    step_rows(c, p, g, S, lo, hi, d_shift, PLAIN, p[lo:hi], g[lo:hi], p.dtype.type(0.0))
+    rows = _rows_of(c)
+    if rows is None:
+        return None
+
+    def impl(c, p, g, S, lo, hi, d_shift):
+        rows(c, p, g, S, lo, hi, d_shift, PLAIN, p[lo:hi], g[lo:hi], p.dtype.type(0.0))
+
+    return impl
 
 
 @njit(inline="always")
 def _decayed_grad_mean(p, g, wd, lo, hi):
-    """Mean of ``g + wd*p`` over ``[lo, hi)`` in p's dtype, summed as ``_grad_rows`` sums."""
+    """Mean of ``g + wd*p`` over ``[lo, hi)`` in p's dtype, summed as ``grad_rows`` sums."""
     zero = p.dtype.type(0.0)
     total = 0.0
     for b in range(lo, hi, BLOCK):
@@ -198,59 +200,81 @@ def _decayed_grad_mean(p, g, wd, lo, hi):
     return p.dtype.type(total / (hi - lo))
 
 
-@njit(**_KERNEL_OPTIONS)
-def _grad_rows(c, p, g, S, lo, hi, length):
-    """gc="grad" over the rows of ``[lo, hi)`` but the last.
+def grad_rows(c, p, g, S, lo, hi, length):
+    """gc="grad" over the rows of ``[lo, hi)`` but the last; kernels only.
 
     Each row's loop sums the next row's ``g + wd*p``. Returns the last row's start and mean,
-    for the caller's plain loop.
+    for the caller's ``plain_rows``.
     """
-    dt = p.dtype.type
-    last = hi - length
-    d_shift = _decayed_grad_mean(p, g, dt(c.wd), lo, lo + length)
-    for start in range(lo, last, length):
-        ahead = 0.0
-        for b in range(start, start + length, BLOCK):
-            e = min(b + BLOCK, start + length)
-            o = b + length
-            _, block = step_rows(c, p, g, S, b, e, d_shift, AHEAD, p[o : o + e - b],
-                                 g[o : o + e - b], dt(0.0))  # fmt: skip
-            ahead += block
-        d_shift = dt(ahead / length)
-    return last, d_shift
+    raise NotImplementedError
 
 
-@njit(**_KERNEL_OPTIONS)
-def _update_rows(c, p, g, S, lo, hi, length):
-    """gc="update" over the rows of ``[lo, hi)``.
+@overload(grad_rows, jit_options=_KERNEL_OPTIONS)
+def _grad_rows(c, p, g, S, lo, hi, length):
+    rows = _rows_of(c)
+    if rows is None:
+        return None
+
+    def impl(c, p, g, S, lo, hi, length):
+        dt = p.dtype.type
+        last = hi - length
+        d_shift = _decayed_grad_mean(p, g, dt(c.wd), lo, lo + length)
+        for start in range(lo, last, length):
+            ahead = 0.0
+            for b in range(start, start + length, BLOCK):
+                e = min(b + BLOCK, start + length)
+                o = b + length
+                _, block = rows(c, p, g, S, b, e, d_shift, AHEAD, p[o : o + e - b],
+                                g[o : o + e - b], dt(0.0))  # fmt: skip
+                ahead += block
+            d_shift = dt(ahead / length)
+        return last, d_shift
+
+    return impl
+
+
+def update_rows(c, p, g, S, lo, hi, length):
+    """gc="update" over the rows of ``[lo, hi)``; kernels only.
 
     Each row's loop adds the previous row's give-back ``lr * mean(u)``; the last row's is
     added after.
     """
-    dt = p.dtype.type
-    back = dt(0.0)
-    # The first row has no give-back to add: it adds zero to the next row (its own, alone).
-    other = lo + length if hi - lo > length else lo
-    for start in range(lo, hi, length):
-        kept = p[start]
-        total = 0.0
-        for b in range(start, start + length, BLOCK):
-            e = min(b + BLOCK, start + length)
-            o = other + (b - start)
-            block, _ = step_rows(c, p, g, S, b, e, dt(0.0), TOTAL_BACK, p[o : o + e - b],
-                                 g[o : o + e - b], back)  # fmt: skip
-            total += block
-        other = start
-        if length == 1:
-            # A one-entry row centralizes to exactly zero: keep p bit-identical rather than
-            # taking the step and adding it back (which rounds).
-            p[start] = kept
-        else:
-            back = dt(c.lr) * dt(total / length)
-    if length > 1:
-        row = p[other : other + length]
-        for i in range(length):
-            row[i] += back
+    raise NotImplementedError
+
+
+@overload(update_rows, jit_options=_KERNEL_OPTIONS)
+def _update_rows(c, p, g, S, lo, hi, length):
+    rows = _rows_of(c)
+    if rows is None:
+        return None
+
+    def impl(c, p, g, S, lo, hi, length):
+        dt = p.dtype.type
+        back = dt(0.0)
+        # The first row has no give-back to add: it adds zero to the next row (its own, alone).
+        other = lo + length if hi - lo > length else lo
+        for start in range(lo, hi, length):
+            kept = p[start]
+            total = 0.0
+            for b in range(start, start + length, BLOCK):
+                e = min(b + BLOCK, start + length)
+                o = other + (b - start)
+                block, _ = rows(c, p, g, S, b, e, dt(0.0), TOTAL_BACK, p[o : o + e - b],
+                                g[o : o + e - b], back)  # fmt: skip
+                total += block
+            other = start
+            if length == 1:
+                # A one-entry row centralizes to exactly zero: keep p bit-identical rather
+                # than taking the step and adding it back (which rounds).
+                p[start] = kept
+            else:
+                back = dt(c.lr) * dt(total / length)
+        if length > 1:
+            row = p[other : other + length]
+            for i in range(length):
+                row[i] += back
+
+    return impl
 
 
 def step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
@@ -272,12 +296,12 @@ def _step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
 
     def impl(c, p, g, S, lo, hi, gc_row_length, gc_mode):
         if update and gc_mode == GC_UPDATE and gc_row_length > 0:
-            _update_rows(c, p, g, S, lo, hi, gc_row_length)
+            update_rows(c, p, g, S, lo, hi, gc_row_length)
         elif grad and gc_mode == GC_GRAD and gc_row_length > 0:
-            last, d_shift = _grad_rows(c, p, g, S, lo, hi, gc_row_length)
-            _plain_rows(c, p, g, S, last, hi, d_shift)
+            last, d_shift = grad_rows(c, p, g, S, lo, hi, gc_row_length)
+            plain_rows(c, p, g, S, last, hi, d_shift)
         else:
-            _plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
+            plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
 
     return impl
 
