@@ -6,9 +6,11 @@ grid engine's two workloads (with scaling in configurations and threads, and the
 scale), the start-up of new processes with an empty and a warm Numba cache
 (``bench/cold_start.py``: ``fastopt compare``, a first Adam step with GC, import + step +
 sweep), every fused optimizer step with and without GC at three sizes and on ResNet-18's 62
-tensors, and last the peers (the NumPy reference, scikit-learn, torch, JAX) on the grid
-workloads: torch's and JAX's thread pools keep spinning after they return, which would slow
-what follows. (The optimizer steps take turns with torch's, as the ratios there need.)
+tensors, ``fastopt.torch`` against ``torch.optim`` on ResNet-18 and a 12-block transformer
+(``bench/torch_optim.py``), and last the peers (the NumPy reference, scikit-learn, torch,
+JAX) on the grid workloads: torch's and JAX's thread pools keep spinning after they
+return, which would slow what follows. (The optimizer steps take turns with torch's, as the
+ratios there need.)
 
 It writes ``BENCHMARKS.md`` (machine, versions, date, the exact command, every target from the
 optimizer, MLP, grid, scale and start-up issues next to its measured figure) and
@@ -45,7 +47,7 @@ import numba
 import numpy as np
 
 import fastopt
-from bench import cold_start, optim_bandwidth, sweep_peers, sweep_scale
+from bench import cold_start, optim_bandwidth, sweep_peers, sweep_scale, torch_optim
 from bench.mlp_cases import NETWORKS, loss_and_grad_calls
 from bench.optim_cases import CASES, RESNET18_LABEL, RESNET18_SIZE, RESNET18_TENSORS, SIZES
 from bench.optim_cases import label as case_label
@@ -144,7 +146,7 @@ class Progress:
 
 def measure(quick: bool) -> dict:
     """Every figure of the report, in the fixed order described in the module docstring."""
-    progress = Progress(8)
+    progress = Progress(9)
     m = {"machine": machine(), "versions": versions(), "quick": quick}
     sizes = SIZES  # the optimizer targets are set at N = 1e7 and ResNet-18: quick too
     progress("machine limits: triad and sgemm")
@@ -164,6 +166,8 @@ def measure(quick: bool) -> dict:
     progress(f"fused optimizer steps at {', '.join(case_label(c) for c in CASES)}, with torch")
     m["triad"] = max(m["triad"], optim_bandwidth.triad_bandwidth(max(sizes)))
     m["steps"] = optim_bandwidth.measure_steps(CASES)
+    progress("fastopt.torch against torch.optim: ResNet-18 and a 12-block transformer")
+    m["torch_optim"] = torch_optim.measure()
     progress("grid engine's peers: reference, scikit-learn, torch, JAX")
     sweep_peers.measure_peers(m["grid"], quick)
     progress("writing the report")
@@ -289,6 +293,21 @@ def targets(m: dict) -> list[Target]:
                       f"{s['peak_100k'] / s['peak_10k']:.2f}x",
                       2.0 / (s["peak_100k"] / s["peak_10k"])))  # fmt: skip
     out += startup_targets(m["cold_start"])
+    out += torch_targets(m.get("torch_optim", "not measured"))
+    return out
+
+
+def torch_targets(rows: list[dict] | str) -> list[Target]:
+    """Issue 13's targets of ``torch_optim.measure``'s rows (one n/a row without torch)."""
+    if isinstance(rows, str):
+        return [Target("fastopt.torch", "fastopt.torch x torch.optim", ">= 1.0x",
+                       f"torch {rows}", float("nan"))]  # fmt: skip
+    out = []
+    for figure, value, target, kind in torch_optim.targets(rows):
+        if kind == "x":
+            out.append(_at_least("fastopt.torch", figure, value, target, "{:.2f}x"))
+        else:
+            out.append(_at_most_extra("fastopt.torch", figure, value, target))
     return out
 
 
@@ -313,6 +332,15 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     for r in big + resnet:  # the flat kernel against what a torch user runs for GC today
         if r["optimizer"] == "adam" and r["gc"] == "grad" and r["x_torch"] is not None:
             bars.append((f"adam GC {r['case']} x torch fused + GC", r["x_torch"], None))
+    torch_rows = m.get("torch_optim")
+    for r in torch_rows if isinstance(torch_rows, list) else []:
+        x, target = ((r["x_fused"], torch_optim.FUSED_TARGET) if r["x_fused"] is not None and
+                     r["optimizer"] in torch_optim.HAS_FUSED_TARGET
+                     else (r["x_best"], torch_optim.BEST_TARGET))  # fmt: skip
+        versus = "fused" if target == torch_optim.FUSED_TARGET else "best"
+        bars.append((f"fastopt.torch {r['optimizer']} {r['model']} x torch {versus}", x, target))
+        bars.append((f"fastopt.torch {r['optimizer']} {r['model']} GC x torch + GC", r["x_gc"],
+                     torch_optim.GC_TARGET))  # fmt: skip
     for w in m["grid"]["workloads"]:
         short = w["name"].split(" ")[0]
         bars.append((f"grid {short} x ref", w["rate"] / w["reference"], 60.0))
@@ -343,7 +371,7 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     right.set_xscale("log")
     right.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a wide range overlap
     right.set_xlabel("measured relative to target (>= 1: met; green met, red not)")
-    right.set_title("every target of issues 2-5 and 12", fontsize=10)
+    right.set_title("every target of issues 2-5, 12 and 13", fontsize=10)
     fig.suptitle(
         f"fastopt benchmarks{' (--quick)' if m['quick'] else ''}: "
         f"{m['machine']['cpu']}, {m['machine']['threads']} threads",
@@ -385,6 +413,50 @@ def startup_lines(rows: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
+
+
+def torch_lines(rows: list[dict] | str) -> list[str]:
+    """The report's fastopt.torch section, from ``torch_optim.measure``'s rows."""
+    lines = ["", "## fastopt.torch against torch.optim (float32)", ""]
+    if isinstance(rows, str):
+        return [*lines, f"torch {rows}: nothing to compare with.", ""]
+    models = {r["model"]: (r["tensors"], r["n"]) for r in rows}
+    shown = "; ".join(f"{name}: {k} tensors, {n / 1e6:.1f}M entries"
+                      for name, (k, n) in models.items())  # fmt: skip
+    lines += [
+        "One optimizer step on a real model's parameters (" + shown + "), gradients from one "
+        "backward pass; torch.optim's for-loop (`foreach=False`), foreach and fused steps "
+        "(fused where torch has it on the CPU), `fastopt.torch` (gradients as views of its "
+        "flat buffer: `zero_grad(set_to_none=False)`) and the flat kernel on one vector of the "
+        "same sizes (the adapter's overhead is its time over this one), all timed in turn "
+        "(medians of 5 turns; torch on Numba's threads). With GC: torch's fused step "
+        "(foreach for RMSprop) after centralizing each gradient of more than one dimension "
+        'in place as the official GC code does, against `fastopt.torch(gc="grad")`. '
+        f"Targets (issue 13): x torch fused >= {torch_optim.FUSED_TARGET:.1f} for "
+        f"Adam/AdamW/SGD, x torch's best >= {torch_optim.BEST_TARGET:.0f} for RMSprop/Adagrad, "
+        f"with GC >= {torch_optim.GC_TARGET:.1f}x, the adapter <= "
+        f"+{torch_optim.ADAPTER_EXTRA * 100:.0f}% over the flat kernel. "
+        "`python -m bench.torch_optim` runs this section alone.",
+        "",
+        "| model | optimizer | torch for-loop | foreach | fused | fastopt.torch | x torch "
+        "fused (best) | flat kernel | adapter extra | torch + GC | fastopt.torch GC | x GC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        t = r["times"]
+        x_fused = "-" if r["x_fused"] is None else f"{r['x_fused']:.2f}x"
+        lines.append(
+            f"| {r['model']} | {r['optimizer']} | {_ms(t['for-loop'])} | "
+            f"{_ms(t.get('foreach'))} | {_ms(t.get('fused'))} | {_ms(t['fastopt.torch'])} | "
+            f"{x_fused} ({r['x_best']:.2f}x {r['best']}) | {_ms(t['flat'])} | "
+            f"{r['adapter_extra'] * 100:+.1f}% | {_ms(t['torch + GC'])} ({r['gc_mode']}) | "
+            f"{_ms(t['fastopt.torch GC'])} | {r['x_gc']:.2f}x |"
+        )
+    return lines
+
+
 def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     """The report's text."""
     mc, v = m["machine"], m["versions"]
@@ -408,8 +480,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
         "",
         "## Targets",
         "",
-        "Every target of the MLP (2), optimizer (3), grid (4), scale (5) and start-up (12) "
-        "issues, next to its figure from this run.",
+        "Every target of the MLP (2), optimizer (3), grid (4), scale (5), start-up (12) and "
+        "PyTorch adapter (13) issues, next to its figure from this run.",
         "",
         "| area | figure | target | measured | met |",
         "|---|---|---|---|---|",
@@ -519,6 +591,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
                      f"{r['streams']} | {shown} | {r['gbs']:.1f} | {r['bound_gbs']:.1f} | "
                      f"{r['pct_bound']:.0f}% | {x_ref} | {x_torch} | {extra} |")  # fmt: skip
 
+    lines += torch_lines(m.get("torch_optim", "not measured"))
+
     lines += ["", "## Reproduce, and the fine-grained suite", "",
               "```bash",
               'pip install -e ".[test,peers,dask]"   # peers: torch==2.13.0, jax, optax, '
@@ -534,8 +608,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               "`--benchmark-compare=0001` for a given one, "
               "`--benchmark-compare-fail=median:10%` to fail on a slowdown). Saved runs live in "
               "`.benchmarks/` (ignored by git). The scripts behind each section run alone too: "
-              "`python -m bench.optim_bandwidth`, `bench.sweep_peers`, `bench.sweep_scale`, "
-              "`bench.cold_start`.",
+              "`python -m bench.optim_bandwidth`, `bench.torch_optim`, `bench.sweep_peers`, "
+              "`bench.sweep_scale`, `bench.cold_start`.",
               ""]  # fmt: skip
     return "\n".join(lines)
 

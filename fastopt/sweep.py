@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ThreadPoolExecutor, wait
 
 import numba
 import numpy as np
@@ -333,8 +333,7 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
                 DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
                 batch.diverged_at[wave], batch.best_loss[wave], batch.steps_done[wave],
             )  # fmt: skip
-            ensure_compiled(f"grid/{dtype}", [(_grid.train_runs, args)])
-            _grid.train_runs(*args)
+            on_threads(_grid.train_runs, args, len(batch.kinds[wave]), f"grid/{dtype}")
             if on_wave is not None:
                 on_wave(runs_before + wave.stop,
                         steps_before + int(batch.steps_done[: wave.stop].sum()))  # fmt: skip
@@ -408,6 +407,22 @@ class _Batch:
             final_params[rows] = self.params
 
 
+def on_threads(kernel, args: tuple, n_runs: int, label: str) -> None:
+    """Run a grid kernel over ``n_runs`` runs on ``numba.get_num_threads()`` threads.
+
+    Thread ``k`` of ``T`` calls ``kernel(k, T, *args)`` (runs ``k, k + T, ...``); the kernels
+    release the GIL. Compiled first (``ensure_compiled``, the notice on a terminal).
+    """
+    n_threads = max(1, min(numba.get_num_threads(), n_runs))
+    ensure_compiled(label, [(kernel, (0, n_threads, *args))])
+    if n_threads == 1:
+        kernel(0, 1, *args)
+        return
+    with ThreadPoolExecutor(n_threads) as pool:
+        for done in [pool.submit(kernel, k, n_threads, *args) for k in range(n_threads)]:
+            done.result()
+
+
 def _feature_major(X: np.ndarray, sizes: np.ndarray, batch: int) -> np.ndarray:
     """X transposed for the grid kernels.
 
@@ -426,8 +441,7 @@ def _evaluate(params, data, loss_kind, model_args, rows, metrics, loss_name,
     loss, accuracy = np.empty(n), np.full(n, np.nan)
     XT = _feature_major(data[0], model_args[0], data[0].shape[0])
     args = (XT, *data[1:], loss_kind, *model_args, params, loss, accuracy)
-    ensure_compiled(f"evaluation/{params.dtype}", [(_grid.evaluate_runs, args)])
-    _grid.evaluate_runs(*args)
+    on_threads(_grid.evaluate_runs, args, n, f"evaluation/{params.dtype}")
     metrics[loss_name][rows] = loss
     if accuracy_name in metrics:
         metrics[accuracy_name][rows] = accuracy

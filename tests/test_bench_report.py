@@ -61,7 +61,45 @@ def measurements(torch=True, jax=True, dask=True):
                    dask=1.5 if dask else "not installed", peak_10k=200.0, peak_100k=220.0),
         cold_start=startup_rows(compare=(36.0, 2.1), step=(2.5, 0.7), warm=(30.0, 1.2)),
         steps=steps,
+        torch_optim=torch_rows() if torch else "not installed",
     )  # fmt: skip
+
+
+def torch_rows():
+    """``bench.torch_optim.measure``'s rows for two optimizers on one model, made up."""
+    rows = []
+    for name, cls, fused, ours, flat in (
+        ("adam", "Adam", 9e-3, 8e-3, 7.8e-3),
+        ("rmsprop", "RMSprop", None, 4e-3, 3.5e-3),
+    ):
+        times = {
+            "for-loop": 25e-3,
+            "foreach": 10e-3,
+            "fastopt.torch": ours,
+            "flat": flat,
+            "torch + GC": 12e-3,
+            "fastopt.torch GC": 10e-3,
+        }
+        if fused is not None:
+            times["fused"] = fused
+        best = "fused" if fused is not None else "foreach"
+        rows.append(
+            dict(
+                model="ResNet-18",
+                tensors=62,
+                n=11_689_512,
+                optimizer=name,
+                torch=cls,
+                times=times,
+                best=best,
+                gc_mode=best,
+                x_fused=None if fused is None else fused / ours,
+                x_best=times[best] / ours,
+                x_gc=1.2,
+                adapter_extra=ours / flat - 1,
+            )
+        )
+    return rows  # fmt: skip
 
 
 def startup_rows(compare, step, warm):
@@ -224,6 +262,7 @@ def test_missing_peers_are_listed_not_dropped(tmp_path):
         "x torch fused Adam",
         "regression: x JAX",
         "Dask overhead",
+        "fastopt.torch x torch.optim",
     }
     assert all(not np.isfinite(g.attainment) for g in missing)
     text = report.markdown(m, goals, "python -m bench.report", "BENCHMARKS.png")
@@ -383,3 +422,61 @@ def test_speedup_table_from_the_benchmarks_flat_dicts():
     assert "20.00x" in lines[0] and "90% of bound" in lines[0]
     assert "of bound" not in lines[1] and "of bound" not in lines[2]
     assert "100000 run-steps/s" in lines[3] and "100.00x" in lines[3]
+
+
+def test_fastopt_torch_targets_and_section():
+    m = measurements()
+    goals = by_figure(report.targets(m))
+    adam = goals["adam ResNet-18: fastopt.torch x torch fused"]
+    assert adam.measured == "1.12x" and adam.met  # 9 ms / 8 ms >= 1.0x
+    rms = goals["rmsprop ResNet-18: fastopt.torch x torch's best"]
+    assert rms.measured == "2.50x" and not rms.met  # foreach 10 ms / 4 ms < 3x
+    assert not goals["adam ResNet-18: gc='grad' x torch fused + per-tensor GC"].met  # 1.2x
+    assert goals["rmsprop ResNet-18: gc='grad' x torch foreach + per-tensor GC"].target == (
+        ">= 1.30x"
+    )
+    extra = goals["adam ResNet-18: fastopt.torch over the flat kernel"]
+    assert extra.measured == "+2.6%" and extra.met
+    assert not goals["rmsprop ResNet-18: fastopt.torch over the flat kernel"].met  # +14%
+    text = report.markdown(m, report.targets(m), "python -m bench.report", "BENCHMARKS.png")
+    assert "## fastopt.torch against torch.optim (float32)" in text
+    assert (
+        "| ResNet-18 | adam | 25.00 ms | 10.00 ms | 9.00 ms | 8.00 ms | 1.12x (1.12x fused) | "
+        "7.80 ms | +2.6% | 12.00 ms (fused) | 10.00 ms | 1.20x |" in text
+    )
+    assert "| ResNet-18 | rmsprop | 25.00 ms | 10.00 ms | - | 4.00 ms | - (2.50x foreach) |" in text
+
+
+def test_torch_models_have_the_shapes_they_claim():
+    pytest.importorskip("torch")
+    from bench import torch_optim
+
+    model, grads = torch_optim.model_with_gradients("ResNet-18")
+    layout = optim_cases.resnet18_layout()
+    assert [(k, tuple(p.shape)) for k, p in model.named_parameters()] == [
+        (spec.name, spec.shape) for spec in layout
+    ]
+    assert all(g.abs().sum() > 0 for g in grads)  # every parameter reached by backward
+    model, grads = torch_optim.model_with_gradients("transformer")
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    assert len(shapes) == 150 and sum(len(s) == 1 for s in shapes) == 12 * 8 + 3
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+def test_torch_contenders_step_as_torch_does():
+    torch = pytest.importorskip("torch")
+    from bench import torch_optim
+
+    model, grads = torch_optim.model_with_gradients("transformer")
+    ours = torch_optim.adapter("Adam", {}, model, grads)
+    step = torch_optim.torch_step("Adam", {}, model, grads, "fused")
+    for _ in range(2):
+        ours.step()
+        step()
+    assert ours._groups[0].buckets[0].gathered == 0  # the zero-copy path is what is timed
+    torch_params = step.__closure__  # the contender's parameters, through its optimizer
+    (opt,) = [
+        c.cell_contents for c in torch_params if isinstance(c.cell_contents, torch.optim.Optimizer)
+    ]
+    for a, b in zip(ours.param_groups[0]["params"], opt.param_groups[0]["params"], strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -1,4 +1,4 @@
-"""Grid trainer: many small MLPs trained in one parallel call, one run per thread at a time.
+"""Grid trainer: many small MLPs trained at once, one run per thread at a time.
 
 Each run (one configuration of the grid) trains its whole trajectory on one thread with the
 very kernels of the single-run API: ``_kernels.mlp`` for the loss and gradient of each
@@ -20,7 +20,7 @@ after ``t`` updates. A run stops at the first step whose loss is below ``stop_be
 """
 
 import numpy as np
-from numba import literal_unroll, njit, prange, types
+from numba import literal_unroll, njit, types
 from numba.extending import overload
 
 from fastopt._kernels.fused import GC_NONE, fill_coefficients_of, step_chunk
@@ -62,8 +62,10 @@ def _gather(X, Y, y, rows, XT, Yb, yb):
             yb[k] = y[s]
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def train_runs(
+    first,
+    stride,
     X,
     XT,
     Y,
@@ -95,7 +97,12 @@ def train_runs(
     best_loss,
     steps_done,
 ):
-    """Train every run; all outputs are written in place.
+    """Train runs ``first, first + stride, ...``; all outputs are written in place.
+
+    One thread's share of the grid: the caller runs ``stride`` of these at once, on threads of
+    its own (the kernel releases the GIL). A parallel loop (prange) here cost 7.5 s of
+    compiling on an empty cache, a quarter of ``fastopt compare``'s first run; runs are
+    independent, so which thread trains which changes no bit.
 
     ``XT`` is X feature-major, (d, n), in the layout the single-run API gives the first layer
     for a batch of this size (``mlp.reads_X_in_place``): ``X.T`` itself, or a C-ordered copy, so
@@ -120,8 +127,8 @@ def train_runs(
     then ``diverge_factor`` times the run's first loss.
     """
     full_batch = batch_size == X.shape[0]
-    for r in prange(params.shape[0]):
-        XTr = XT if full_batch else _batch_input(XT, batch_size)
+    XTr = XT if full_batch else _batch_input(XT, batch_size)
+    for r in range(first, params.shape[0], stride):
         _train_run(r, X, XTr, Y, y, loss_kind, sizes, act, slope, perms, batch_size, kinds,
                    hyper, coefficients, sched_code, sched_params, gc_modes, chunks_plain, chunks_gc,
                    params, state, steps, record_every, stop_below, diverge_above,
@@ -222,16 +229,18 @@ def _run_chunks_impl(chunks_plain, chunks_gc, gc_mode):
     )
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def evaluate_runs(XT, Y, y, loss_kind, sizes, act, slope, params, loss, accuracy):
-    """Full-batch loss and accuracy of every run on (X, Y or y), in place.
+@njit(cache=True, nogil=True, error_model="numpy")
+def evaluate_runs(first, stride, XT, Y, y, loss_kind, sizes, act, slope, params, loss, accuracy):
+    """Full-batch loss and accuracy of runs ``first, first + stride, ...`` on (X, Y or y).
+
+    One thread's share, as ``train_runs``; written in place.
 
     XT (d, n) is X feature-major, as for ``train_runs``; params (R, P); loss, accuracy (R,)
     float64. Accuracy (the fraction of samples whose largest output is the label) is computed
     for cross-entropy only, else left as is.
     """
-    for r in prange(params.shape[0]):
-        work = np.empty(_workspace_size(sizes, XT.shape[1]), dtype=params.dtype)
+    work = np.empty(_workspace_size(sizes, XT.shape[1]), dtype=params.dtype)
+    for r in range(first, params.shape[0], stride):
         _evaluate_run(params[r], XT, Y, y, loss_kind, sizes, act, slope, work, loss, accuracy, r)
 
 
