@@ -39,12 +39,14 @@ in the element loop of its neighbour, while both are in cache:
   ``r-1``'s give-back (the ``TOTAL_BACK`` loop); only a chunk's last row has a pass of its own.
 
 Without this (a mean pass, or a give-back pass, over every row) GC cost +35% to +77% of a step
-on ResNet-18's layout; with it, within a few % (``python -m bench.optim_bandwidth``). Sums
-are taken in the array's dtype over ``BLOCK`` entries (SIMD lanes of a few terms each, as
-NumPy's pairwise sum), the block sums in float64; an element loop sums nothing it does not
-need (a sum of the directions in every step cost 15-25% of a step without GC). Which
-flavours a kernel compiles follows from ``gc_mode``: a literal compiles one mode's (see
-``step_chunk``).
+on ResNet-18's layout; with it, -3% to +25% of a step that is now at its memory bound
+(BENCHMARKS.md; ``python -m bench.optim_bandwidth``), the rest being each row's loop entry
+and the sums. GC work stays inside a chunk, so a chunk's result does not depend on the
+thread that runs it. Sums are taken in the array's dtype over ``BLOCK`` entries (SIMD lanes
+of a few terms each, as NumPy's pairwise sum), the block sums in float64 (float64 sums in
+the loop cost SGD +30%); an element loop sums nothing it does not need (a sum of the
+directions in every step cost 15-25% of a step without GC). Which flavours a kernel
+compiles follows from ``gc_mode``: a literal compiles one mode's (see ``step_chunk``).
 
 Loops run over views starting at index 0: with ``range(lo, hi)`` Numba cannot rule out
 negative indices, keeps its wrap-around selects, and LLVM then does not vectorize. Likewise
