@@ -202,6 +202,24 @@ def _decayed_grad_mean(p, g, wd, lo, hi):
     return p.dtype.type(total / (hi - lo))
 
 
+@njit(inline="always")
+def _in_blocks(rows, c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
+    """``rows`` over ``[lo, hi)`` in blocks of ``BLOCK``.
+
+    ``p_other``/``g_other`` are as long as the range. Returns the float64 sums of the blocks'
+    ``(total, ahead)``.
+    """
+    total = 0.0
+    ahead = 0.0
+    for b in range(lo, hi, BLOCK):
+        e = min(b + BLOCK, hi)
+        block_total, block_ahead = rows(c, p, g, S, b, e, d_shift, what, p_other[b - lo : e - lo],
+                                        g_other[b - lo : e - lo], back)  # fmt: skip
+        total += block_total
+        ahead += block_ahead
+    return total, ahead
+
+
 def grad_rows(c, p, g, S, lo, hi, length):
     """A gc="grad" step of ``[lo, hi)``, rows of ``length`` (0: not centralized); kernels only.
 
@@ -229,12 +247,8 @@ def _grad_rows(c, p, g, S, lo, hi, length):
             p_next, g_next = g[start:stop], g[start:stop]
             if stop < hi:
                 p_next, g_next = p[stop : stop + step], g[stop : stop + step]
-            ahead = 0.0
-            for b in range(start, stop, BLOCK):
-                e = min(b + BLOCK, stop)
-                _, block = rows(c, p, g, S, b, e, d_shift, AHEAD, p_next[b - start : e - start],
-                                g_next[b - start : e - start], dt(0.0))  # fmt: skip
-                ahead += block
+            _, ahead = _in_blocks(rows, c, p, g, S, start, stop, d_shift, AHEAD, p_next, g_next,
+                                  dt(0.0))  # fmt: skip
             if length > 0:
                 d_shift = dt(ahead / length)
 
@@ -263,13 +277,9 @@ def _update_rows(c, p, g, S, lo, hi, length):
         other = lo + length if hi - lo > length else lo
         for start in range(lo, hi, length):
             kept = p[start]
-            total = 0.0
-            for b in range(start, start + length, BLOCK):
-                e = min(b + BLOCK, start + length)
-                o = other + (b - start)
-                block, _ = rows(c, p, g, S, b, e, dt(0.0), TOTAL_BACK, p[o : o + e - b],
-                                g[o : o + e - b], back)  # fmt: skip
-                total += block
+            stop, other_stop = start + length, other + length
+            total, _ = _in_blocks(rows, c, p, g, S, start, stop, dt(0.0), TOTAL_BACK,
+                                  p[other:other_stop], g[other:other_stop], back)  # fmt: skip
             other = start
             if length == 1:
                 # A one-entry row centralizes to exactly zero: keep p bit-identical rather

@@ -81,15 +81,27 @@ class GCStudy:
 
     def verdicts(self, task: str) -> dict:
         """(optimizer, gc mode) -> "helped" / "hurt" / "no difference", by the final loss."""
-        summary = self.summary(task)
-        out = {}
-        for opt in BANDS:
-            base = summary[(opt, None)]["final_loss"]
-            for gc in GC_MODES[1:]:
-                change = summary[(opt, gc)]["final_loss"] / base - 1
-                out[(opt, gc)] = ("no difference" if abs(change) < NO_DIFFERENCE
-                                  else "helped" if change < 0 else "hurt")  # fmt: skip
-        return out
+        return gc_verdicts(self.summary(task), BANDS, "final_loss")
+
+
+def gc_verdicts(summary: dict, optimizers, metric: str, *, margin: float = NO_DIFFERENCE,
+                relative: bool = True, lower_is_better: bool = True) -> dict:  # fmt: skip
+    """(optimizer, gc mode) -> "helped" / "hurt" / "no difference": each GC mode against GC off.
+
+    ``summary[(optimizer, gc)][metric]`` is compared with ``summary[(optimizer, None)][metric]``:
+    its relative change (``relative``; else the difference) under ``margin`` is no difference,
+    else it helped when it moved the better way.
+    """
+    out = {}
+    for opt in optimizers:
+        base = summary[(opt, None)][metric]
+        for gc in GC_MODES[1:]:
+            value = summary[(opt, gc)][metric]
+            change = value / base - 1 if relative else value - base
+            better = change < 0 if lower_is_better else change > 0
+            out[(opt, gc)] = ("no difference" if abs(change) < margin
+                              else "helped" if better else "hurt")  # fmt: skip
+    return out
 
 
 def gc_study(*, seeds: int = 3, seed: int = 0, steps: int = 300, n_samples: int = 600,

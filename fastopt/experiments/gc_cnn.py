@@ -31,18 +31,15 @@ import torch.nn.functional as F
 from torch import nn
 
 import fastopt.torch as fastopt_torch
+from fastopt.experiments.gc import GC_MODES, NO_DIFFERENCE, gc_verdicts
 from fastopt.plot import pyplot, save, write_csv
 from fastopt.progress import Progress
 
-GC_MODES = (None, "grad", "update")
 OPTIMIZERS = {
     "momentum": ("SGD", dict(lr=0.05, momentum=0.9)),
     "adam": ("Adam", dict(lr=3e-3)),
 }
 """Name -> (torch.optim class name, its arguments): rates that train this net well."""
-NO_DIFFERENCE = 0.1
-"""Relative change of the median final loss below which GC made no difference (as the MLP
-study's)."""
 ACCURACY_POINTS = 0.01
 """Change of the median validation accuracy (a fraction: 0.01 is one percentage point) below
 which GC made no difference there."""
@@ -267,30 +264,15 @@ class CNNStudy:
         The MLP study's rule: the median final training loss changed by ``NO_DIFFERENCE``
         or more.
         """
-        summary = self.summary()
-        out = {}
-        for opt in OPTIMIZERS:
-            base = summary[(opt, None)]["final_loss"]
-            for gc in GC_MODES[1:]:
-                change = summary[(opt, gc)]["final_loss"] / base - 1
-                out[(opt, gc)] = ("no difference" if abs(change) < NO_DIFFERENCE
-                                  else "helped" if change < 0 else "hurt")  # fmt: skip
-        return out
+        return gc_verdicts(self.summary(), OPTIMIZERS, "final_loss")
 
     def accuracy_verdicts(self) -> dict:
         """(optimizer, gc mode) -> the same words, by the median validation accuracy.
 
         A change under ``ACCURACY_POINTS`` is no difference.
         """
-        summary = self.summary()
-        out = {}
-        for opt in OPTIMIZERS:
-            base = summary[(opt, None)]["val_accuracy"]
-            for gc in GC_MODES[1:]:
-                change = summary[(opt, gc)]["val_accuracy"] - base
-                out[(opt, gc)] = ("no difference" if abs(change) < ACCURACY_POINTS
-                                  else "helped" if change > 0 else "hurt")  # fmt: skip
-        return out
+        return gc_verdicts(self.summary(), OPTIMIZERS, "val_accuracy", margin=ACCURACY_POINTS,
+                           relative=False, lower_is_better=False)  # fmt: skip
 
 
 def cnn_study(*, seeds: int = 5, seed: int = 0, epochs: int = 10, batch_size: int = 32,
