@@ -284,7 +284,8 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
     """Train one chunk of runs (all on this process's threads) and return its results.
 
     A top-level function of picklable arguments, so that executors can run it anywhere.
-    ``on_wave(runs_done, steps_done)`` gets this chunk's totals between kernel calls.
+    ``on_wave(runs_done, steps_done)`` gets this chunk's totals as it trains (every
+    ``POLL_SECONDS``).
     """
     n_runs, n_params = len(runs), model.layout.size
     dtype = settings.dtype
@@ -323,20 +324,20 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
         first = members[0]
         perms, size = permutations(n_samples, first.batch_size, first.data_seed, settings.steps)
         XT = _feature_major(data[0], model_args[0], size)
-        for wave in batch.waves():
-            args = (
-                data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.kinds[wave],
-                batch.hyper[wave], batch.coefficients[wave], batch.sched_code[wave],
-                batch.sched_params[wave],
-                batch.gc_modes[wave], *chunk_tables, batch.params[wave], batch.state[wave],
-                settings.steps, settings.record_every, settings.stop, settings.diverge,
-                DIVERGE_FACTOR, batch.curves[wave], batch.steps_to_target[wave],
-                batch.diverged_at[wave], batch.best_loss[wave], batch.steps_done[wave],
-            )  # fmt: skip
-            on_threads(_grid.train_runs, args, len(batch.kinds[wave]), f"grid/{dtype}")
-            if on_wave is not None:
-                on_wave(runs_before + wave.stop,
-                        steps_before + int(batch.steps_done[: wave.stop].sum()))  # fmt: skip
+        args = (
+            data[0], XT, *data[1:], loss_kind, *model_args, perms, size, batch.kinds,
+            batch.hyper, batch.coefficients, batch.sched_code, batch.sched_params,
+            batch.gc_modes, *chunk_tables, batch.params, batch.state, settings.steps,
+            settings.record_every, settings.stop, settings.diverge, DIVERGE_FACTOR,
+            batch.curves, batch.steps_to_target, batch.diverged_at, batch.best_loss,
+            batch.steps_done,
+        )  # fmt: skip
+
+        def poll(runs_done: int, before=(runs_before, steps_before), batch=batch) -> None:
+            on_wave(before[0] + runs_done, before[1] + int(batch.steps_done.sum()))
+
+        on_threads(_grid.train_runs, args, len(members), f"grid/{dtype}",
+                   poll if on_wave is not None else None)  # fmt: skip
         runs_before += len(members)
         steps_before += int(batch.steps_done.sum())
         rows = np.array([run.index - offset for run in members])
@@ -353,9 +354,6 @@ def train_chunk(model: MLP, data: tuple, val_data: tuple | None, settings, runs:
 
 class _Batch:
     """The runs of one group as the kernel's arrays, one row per run."""
-
-    WAVE_PER_THREAD = 16
-    """Runs per thread in one kernel call: the progress bar moves between calls."""
 
     def __init__(self, runs: list[Run], model: MLP, settings):
         self.runs = runs
@@ -374,12 +372,19 @@ class _Batch:
         self.gc_modes = np.empty(n, dtype=np.int64)
         self.sched_code = np.empty(n, dtype=np.int64)
         self.sched_params = np.empty((n, 4), dtype=np.float64)
+        # Per seed and per optimizer object, not per run: runs share both (see Grid.runs).
+        starts: dict[int, np.ndarray] = {}
+        records: dict[int, tuple[int, np.ndarray]] = {}
         for k, run in enumerate(runs):
             opt = run.optimizer
-            self.params[k] = model.init(seed=run.seed, dtype=dtype)
+            if run.seed not in starts:
+                starts[run.seed] = model.init(seed=run.seed, dtype=dtype)
+            self.params[k] = starts[run.seed]
             opt.fill_initial_buffers(self.state[k])
-            self.kinds[k] = kind_of[opt.spec.coefficient_dtype]
-            self.hyper[k][f"k{self.kinds[k]}"] = opt.hyper_record()[0]
+            if id(opt) not in records:
+                records[id(opt)] = (kind_of[opt.spec.coefficient_dtype], opt.hyper_record()[0])
+            self.kinds[k], record = records[id(opt)]
+            self.hyper[k][f"k{self.kinds[k]}"] = record
             self.gc_modes[k] = GC_MODES[opt.gc]
             rate = opt.lr if isinstance(opt.lr, Schedule) else Constant(opt.lr)
             self.sched_code[k] = rate.code
@@ -389,12 +394,6 @@ class _Batch:
         self.diverged_at = np.full(n, -1, dtype=np.int64)
         self.best_loss = np.full(n, np.nan)
         self.steps_done = np.zeros(n, dtype=np.int64)
-
-    def waves(self):
-        """Slices of runs per kernel call."""
-        per_call = self.WAVE_PER_THREAD * numba.get_num_threads()
-        for start in range(0, len(self.runs), per_call):
-            yield slice(start, min(start + per_call, len(self.runs)))
 
     def scatter(self, rows, curves, metrics, final_params) -> None:
         """Copy each run's results to its row ``rows[k]`` of the chunk."""
@@ -407,20 +406,37 @@ class _Batch:
             final_params[rows] = self.params
 
 
-def on_threads(kernel, args: tuple, n_runs: int, label: str) -> None:
+POLL_SECONDS = 0.25
+"""How often ``on_threads`` reports progress while its threads train."""
+
+
+def on_threads(kernel, args: tuple, n_runs: int, label: str,
+               poll: Callable[[int], None] | None = None) -> None:  # fmt: skip
     """Run a grid kernel over ``n_runs`` runs on ``numba.get_num_threads()`` threads.
 
-    Thread ``k`` of ``T`` calls ``kernel(k, T, *args)`` (runs ``k, k + T, ...``); the kernels
-    release the GIL. Compiled first (``ensure_compiled``, the notice on a terminal).
+    Each thread calls ``kernel(counter, *args)``; the kernels release the GIL and claim runs
+    one at a time from the shared ``counter`` (``_grid.claim_next``), so a thread never waits
+    on another's share. Compiled first (``ensure_compiled``, the notice on a terminal).
+    ``poll(runs_done)``, if given, is called every ``POLL_SECONDS`` meanwhile and once at
+    the end; ``runs_done`` counts runs claimed and not in flight (at the end: ``n_runs``).
     """
     n_threads = max(1, min(numba.get_num_threads(), n_runs))
-    ensure_compiled(label, [(kernel, (0, n_threads, *args))])
-    if n_threads == 1:
-        kernel(0, 1, *args)
+    counter = np.zeros(1, dtype=np.int64)
+    ensure_compiled(label, [(kernel, (counter, *args))])
+    if n_threads == 1 and poll is None:
+        kernel(counter, *args)
         return
     with ThreadPoolExecutor(n_threads) as pool:
-        for done in [pool.submit(kernel, k, n_threads, *args) for k in range(n_threads)]:
-            done.result()
+        futures = [pool.submit(kernel, counter, *args) for _ in range(n_threads)]
+        running = set(futures)
+        while running:
+            _, running = wait(running, timeout=POLL_SECONDS)
+            if poll is not None and running:
+                poll(max(0, min(int(counter[0]), n_runs) - n_threads))
+        for future in futures:
+            future.result()  # a kernel's exception is raised here
+    if poll is not None:
+        poll(n_runs)
 
 
 def _feature_major(X: np.ndarray, sizes: np.ndarray, batch: int) -> np.ndarray:
