@@ -46,6 +46,10 @@ def _batch_input_impl(XT, n):
     return lambda XT, n: np.empty((XT.shape[0], n), dtype=XT.dtype)
 
 
+PROGRESS_EVERY = 256
+"""Steps between updates of a training run's ``steps_done`` (read by progress reports)."""
+
+
 @njit(cache=True, error_model="numpy")
 def _gather(X, Y, y, rows, XT, Yb, yb):
     """Copy the samples ``rows`` into the batch buffers.
@@ -139,7 +143,8 @@ def train_runs(
     step (a single ``arange(n)`` row for full batch); kinds, gc_modes, sched_code (R,) int64;
     hyper and coefficients (R,) of ``fused.combined_records()``: run r's optimizer is kernel
     ``kinds[r]``, its hyperparameters field ``k{kind}`` of ``hyper[r]`` (its per-step
-    coefficients are written to the same field of ``coefficients[r]``); sched_params (R, 4)
+    coefficients go to the same field of a copy of ``coefficients[r]``, which is not
+    written); sched_params (R, 4)
     float64;
     chunks_plain / chunks_gc the layout's chunk tables without / with GC rows (chunks_gc
     None when no run uses GC: its loops are then not compiled); params (R, P)
@@ -180,7 +185,13 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
     work = np.empty(_workspace_size(sizes, batch_size), dtype=dtype)
     grad = np.empty(params.shape[1], dtype=dtype)
     p = params[r]
+    # What is written at every step stays on this thread until the run ends: the record of
+    # this step's coefficients and the best loss. Neighbouring runs' entries share cache
+    # lines, and the thread training run r + 1 writes them too.
+    coefficient = coefficients[r : r + 1].copy()
+    best = best_loss[r]
     threshold = diverge_above
+    t = 0
     for t in range(steps + 1):
         if not full_batch:
             epoch = (t // batches_per_epoch) % perms.shape[0]
@@ -191,9 +202,10 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
             threshold = diverge_factor * value if value > 0 else np.inf
         if t % record_every == 0 and curves.shape[1] > 0:
             curves[r, t // record_every] = value
-        if value < best_loss[r] or np.isnan(best_loss[r]):
-            best_loss[r] = value
-        steps_done[r] = t
+        if value < best or np.isnan(best):
+            best = value
+        if t % PROGRESS_EVERY == 0:
+            steps_done[r] = t  # for progress reports while the run trains
         if not np.isfinite(value) or value > threshold:
             diverged_at[r] = t
             break
@@ -204,8 +216,10 @@ def _train_run(r, X, XT, Y, y, loss_kind, sizes, act, slope, perms, batch_size, 
             break
         _backward(p, XT, sizes, act, slope, work, grad)
         lr = schedule_value(sched_code[r], sched_params[r], t)
-        _optimizer_step(kinds[r], hyper[r], coefficients[r], t, lr, p, grad, state[r],
+        _optimizer_step(kinds[r], hyper[r], coefficient[0], t, lr, p, grad, state[r],
                         chunks_plain, chunks_gc, gc_modes[r])  # fmt: skip
+    best_loss[r] = best
+    steps_done[r] = t
 
 
 def _optimizer_step(kind, h, c, t, lr, p, grad, S, chunks_plain, chunks_gc, gc_mode):
