@@ -2,20 +2,22 @@
 
 In one process and a fixed order (each measurement warms up first) it measures the machine's
 limits (a STREAM-like triad, NumPy's sgemm), ``MLP.loss_and_grad`` against the reference, the
-grid engine's two workloads (with scaling in configurations and threads, and the cost of
-scale), the start-up of new processes with an empty and a warm Numba cache
+grid engine's workloads (issue 4's regression and classifier grids, issue 14's wider, deeper
+and digits grids; with scaling in configurations and threads, and the cost of scale), the
+start-up of new processes with an empty and a warm Numba cache
 (``bench/cold_start.py``: ``fastopt compare``, a first Adam step with GC, import + step +
 sweep), every fused optimizer step with and without GC at three sizes and on ResNet-18's 62
 tensors, ``fastopt.torch`` against ``torch.optim`` on ResNet-18 and a 12-block transformer
 (``bench/torch_optim.py``), and last the peers (the NumPy reference, scikit-learn, torch,
-JAX) on the grid workloads: torch's and JAX's thread pools keep spinning after they
-return, which would slow what follows. (The optimizer steps take turns with torch's, as the
-ratios there need.)
+JAX) on the grid workloads, the digits grid's scikit-learn fits first: torch's and JAX's
+thread pools keep spinning after they return, which would slow what follows. (The optimizer
+steps take turns with torch's, as the ratios there need.)
 
 It writes ``BENCHMARKS.md`` (machine, versions, date, the exact command, every target from the
 optimizer, MLP, grid, scale and start-up issues next to its measured figure) and
 ``BENCHMARKS.png`` (a bar chart of the ratios). A full run takes about 7 minutes on 2 cores
-(2 of them the start-up section's empty-cache runs); ``--quick`` (grids of fewer steps, a
+(2 of them the start-up section's empty-cache runs; issue 14's five grids and their peers add
+about 2, estimated); ``--quick`` (grids of fewer steps, a
 smaller scale grid, one warm run per start-up job; the same optimizer cases) about 5 and
 writes to ``bench-out/`` unless ``--out`` says otherwise, so that the committed report is
 always a full run.
@@ -51,6 +53,7 @@ from bench import cold_start, optim_bandwidth, sweep_peers, sweep_scale, torch_o
 from bench.mlp_cases import NETWORKS, loss_and_grad_calls
 from bench.optim_cases import CASES, RESNET18_LABEL, RESNET18_SIZE, RESNET18_TENSORS, SIZES
 from bench.optim_cases import label as case_label
+from bench.sweep_workloads import SGEMM_TARGET, SGEMM_WORKLOADS
 from bench.timing import interleaved
 from fastopt.plot import pyplot, save
 
@@ -168,7 +171,7 @@ def measure(quick: bool) -> dict:
     m["steps"] = optim_bandwidth.measure_steps(CASES)
     progress("fastopt.torch against torch.optim: ResNet-18 and a 12-block transformer")
     m["torch_optim"] = torch_optim.measure()
-    progress("grid engine's peers: reference, scikit-learn, torch, JAX")
+    progress("grid engine's peers: digits against scikit-learn; reference, torch, JAX")
     sweep_peers.measure_peers(m["grid"], quick)
     progress("writing the report")
     m["seconds"] = time.perf_counter() - progress.start
@@ -265,15 +268,18 @@ def targets(m: dict) -> list[Target]:
                                           GC_EXTRA))  # fmt: skip
     g = m["grid"]
     for w in g["workloads"]:
-        short = w["name"].split(" ")[0]
+        short = _key(w)
         out.append(_at_least("grid", f"{short}: x reference", w["rate"] / w["reference"], 60.0))
         if isinstance(w["jax"], str):
             out.append(Target("grid", f"{short}: x JAX", ">= 3.0x", f"JAX {w['jax']}",
                               float("nan")))  # fmt: skip
         else:
             out.append(_at_least("grid", f"{short}: x JAX", w["rate"] / w["jax"], 3.0))
-        out.append(_at_least("grid", f"{short}: useful FLOP rate, % of sgemm",
-                             w["useful_gflops"] / m["sgemm"] * 100, 60.0, "{:.0f}%"))  # fmt: skip
+        if w.get("sgemm_target", short in SGEMM_WORKLOADS):
+            out.append(_at_least("grid", f"{short}: useful FLOP rate, % of sgemm",
+                                 w["useful_gflops"] / m["sgemm"] * 100, SGEMM_TARGET,
+                                 "{:.0f}%"))  # fmt: skip
+    out += digits_targets(g.get("digits"))
     rates = dict(g["configs"])
     lo, hi = min(rates), max(rates)
     out.append(_at_least("grid", f"linear in configs: rate at {hi} / at {lo}",
@@ -295,6 +301,40 @@ def targets(m: dict) -> list[Target]:
     out += startup_targets(m["cold_start"])
     out += torch_targets(m.get("torch_optim", "not measured"))
     return out
+
+
+def _key(w: dict) -> str:
+    """A grid workload's short name (``Workload.key``: its name's first word)."""
+    return w.get("key") or w["name"].split(" ")[0]
+
+
+DIGITS_SPEEDUP = 25.0
+"""Issue 14: the digits grid >= 25x scikit-learn's ``MLPClassifier`` fits (time per
+configuration), at equal best validation accuracy (``sweep_peers.DIGITS_ACCURACY_GAP``)."""
+
+DIGITS_FIGURE = "digits: x scikit-learn MLPClassifier fits, time per configuration"
+DIGITS_ACCURACY = "digits: best validation accuracy, fastopt - scikit-learn"
+
+
+def digits_targets(d: dict | str | None) -> list[Target]:
+    """Issue 14's digits targets from ``sweep_peers``' comparison (none when it was not
+    measured; n/a rows without scikit-learn): the speed-up, and the best validation
+    accuracies within 1 point (attainment: the allowed gap over the gap, 0 when a side never
+    converged)."""
+    if d is None:
+        return []
+    sk = d if isinstance(d, str) else d["sklearn"]
+    if isinstance(sk, str):
+        return [Target("grid", DIGITS_FIGURE, f">= {DIGITS_SPEEDUP:.1f}x",
+                       f"scikit-learn {sk}", float("nan"))]  # fmt: skip
+    gap, allowed = d["accuracy_gap"], sweep_peers.DIGITS_ACCURACY_GAP
+    return [
+        _at_least("grid", DIGITS_FIGURE, d["speedup"], DIGITS_SPEEDUP),
+        Target("grid", DIGITS_ACCURACY, f"within +-{allowed * 100:.0f} point",
+               f"{gap * 100:+.1f} points ({d['fastopt_best'] * 100:.1f}% vs "
+               f"{sk['best'] * 100:.1f}%)",
+               allowed / max(abs(gap), allowed / 10) if np.isfinite(gap) else 0.0),
+    ]  # fmt: skip
 
 
 def torch_targets(rows: list[dict] | str) -> list[Target]:
@@ -342,12 +382,16 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
         bars.append((f"fastopt.torch {r['optimizer']} {r['model']} GC x torch + GC", r["x_gc"],
                      torch_optim.GC_TARGET))  # fmt: skip
     for w in m["grid"]["workloads"]:
-        short = w["name"].split(" ")[0]
+        short = _key(w)
         bars.append((f"grid {short} x ref", w["rate"] / w["reference"], 60.0))
         for peer, label in PEERS.items():
             if not isinstance(w[peer], str):
                 bars.append((f"grid {short} x {label}", w["rate"] / w[peer],
                              3.0 if peer == "jax" else None))  # fmt: skip
+    digits = m["grid"].get("digits")
+    if isinstance(digits, dict) and isinstance(digits["sklearn"], dict):
+        bars.append(("grid digits x scikit-learn fits, per config", digits["speedup"],
+                     DIGITS_SPEEDUP))  # fmt: skip
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, max(6, 0.28 * len(goals))))
     y = np.arange(len(bars))[::-1]
     values = [b[1] for b in bars]
@@ -371,7 +415,7 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     right.set_xscale("log")
     right.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a wide range overlap
     right.set_xlabel("measured relative to target (>= 1: met; green met, red not)")
-    right.set_title("every target of issues 2-5, 12 and 13", fontsize=10)
+    right.set_title("every target of issues 2-5 and 12-14", fontsize=10)
     fig.suptitle(
         f"fastopt benchmarks{' (--quick)' if m['quick'] else ''}: "
         f"{m['machine']['cpu']}, {m['machine']['threads']} threads",
@@ -457,6 +501,47 @@ def torch_lines(rows: list[dict] | str) -> list[str]:
     return lines
 
 
+def digits_md(d: dict | str | None) -> list[str]:
+    """The report's digits comparison (issue 14), from ``sweep_peers``' "digits"."""
+    if d is None:
+        return []
+    lines = ["", "### Digits: one sweep against scikit-learn's `MLPClassifier` fits", ""]
+    if isinstance(d, str):
+        return [*lines, f"scikit-learn {d}: no digits data, nothing to compare with."]
+    sk = d["sklearn"]
+    lines += [
+        f"{d['name']}: {d['configs']} configurations ({', '.join(d['optimizers'])} x "
+        f"{d['n_lrs']} learning rates), {d['epochs']} epochs ({d['steps']} steps) each, "
+        f"validation accuracy on {d['val']} held-out images. fastopt trains the whole grid in one "
+        "`fastopt.sweep` with `X_val`/`Y_val` (median of at least 3 rounds; runs that diverge "
+        f"stop: {d['fastopt_steps_done'] * 100:.0f}% of the steps were taken); scikit-learn "
+        "fits one `MLPClassifier` per configuration (same network, batch size and epochs, "
+        "`alpha=0`, constant rate, no early stopping; fastopt's momentum is scikit-learn's "
+        "non-Nesterov momentum 0.9). Target: >= "
+        f"{DIGITS_SPEEDUP:.0f}x in time per configuration, best validation accuracies within "
+        "1 point.",
+        "",
+    ]
+    if isinstance(sk, str):
+        return [*lines, f"scikit-learn {sk}."]
+    subset = (f" (the first {sk['fits']} of {sk['configs']} in an order spread over the grid, "
+              "then the time budget ran out)" if sk["fits"] < sk["configs"] else "")  # fmt: skip
+    lines += [
+        "| | time | configurations | per configuration | best validation accuracy |",
+        "|---|---|---|---|---|",
+        f"| fastopt, one sweep | {d['fastopt_seconds']:.2f} s | {d['configs']} | "
+        f"{d['fastopt_per_config'] * 1e3:.1f} ms | {d['fastopt_best'] * 100:.1f}% |",
+        f"| scikit-learn, one fit each | {sk['seconds']:.2f} s | {sk['fits']}{subset} | "
+        f"{sk['per_config'] * 1e3:.1f} ms | {sk['best'] * 100:.1f}% ({sk['failed']} "
+        "diverged) |",
+        "",
+        f"fastopt x{d['speedup']:.1f} per configuration; best accuracies "
+        f"{d['accuracy_gap'] * 100:+.1f} points apart "
+        f"({'within' if d['within'] else 'not within'} 1 point).",
+    ]
+    return lines
+
+
 def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     """The report's text."""
     mc, v = m["machine"], m["versions"]
@@ -480,8 +565,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
         "",
         "## Targets",
         "",
-        "Every target of the MLP (2), optimizer (3), grid (4), scale (5), start-up (12) and "
-        "PyTorch adapter (13) issues, next to its figure from this run.",
+        "Every target of the MLP (2), optimizer (3), grid (4, 14), scale (5), start-up (12) "
+        "and PyTorch adapter (13) issues, next to its figure from this run.",
         "",
         "| area | figure | target | measured | met |",
         "|---|---|---|---|---|",
@@ -519,7 +604,13 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               "rounds (`bench.timing.measure`), the other peers one run each; the "
               "reference and scikit-learn train 4 configurations one at a time, torch batches "
               "every configuration with `bmm`, JAX `vmap`s a `lax.scan` (its compile time "
-              "apart). Configurations and threads are timed in turn, 3 turns (medians).", "",
+              "apart). Configurations and threads are timed in turn, 3 turns (medians). "
+              "The workloads (`bench/sweep_workloads.py`): issue 4's regression (a) and "
+              "classifier (b); issue 14's wider classifiers (32-W-W-10, W = 32, 64, 128), a "
+              "deeper one (3 hidden layers of 64) and the digits grid. Targets: x reference "
+              ">= 60 and x JAX >= 3 on every workload, a useful FLOP rate (forward and "
+              "backward multiply-adds, no activations) >= "
+              f"{SGEMM_TARGET:.0f}% of sgemm on (a) and (b).", "",
               "| workload | fastopt | useful GFLOP/s (% sgemm) | reference | scikit-learn | "
               "torch | JAX (compile) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for w in g["workloads"]:
@@ -532,6 +623,9 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
             f"{_rate(w['sklearn'])} ({_x(rate, w['sklearn'])}) | "
             f"{_rate(w['torch'])} ({_x(rate, w['torch'])}) | {jax} ({_x(rate, w['jax'])}) |"
         )
+    for name, why in g.get("skipped", {}).items():
+        lines.append(f"| {name}: skipped ({why}) | | | | | | |")
+    lines += digits_md(g.get("digits"))
     t = g["threads"]
     lines += ["", "Time against the number of configurations (regression grid): "
               + ", ".join(f"{n} configs {r:,.0f} run-steps/s" for n, r in g["configs"]) + ".",
@@ -609,7 +703,10 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               "`--benchmark-compare-fail=median:10%` to fail on a slowdown). Saved runs live in "
               "`.benchmarks/` (ignored by git). The scripts behind each section run alone too: "
               "`python -m bench.optim_bandwidth`, `bench.torch_optim`, `bench.sweep_peers`, "
-              "`bench.sweep_scale`, `bench.cold_start`.",
+              "`bench.sweep_scale`, `bench.cold_start`. To compare the grid engine with "
+              "another checkout of fastopt (e.g. a `git worktree` of the previous commit) in "
+              "one run, each in its own process, timed in turn: "
+              "`python -m bench.grid_ab --base OTHER_CHECKOUT`.",
               ""]  # fmt: skip
     return "\n".join(lines)
 

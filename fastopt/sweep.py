@@ -434,7 +434,9 @@ def on_threads(kernel, args: tuple, n_runs: int, label: str,
     n_threads = max(1, min(numba.get_num_threads(), n_runs))
     counter = np.zeros(1, dtype=np.int64)
     ensure_compiled(label, [(kernel, (counter, *args))])
-    if not _BLAS:  # after compiling: Numba's BLAS (SciPy's) is loaded by then
+    if not _BLAS:
+        import scipy.linalg.cython_blas  # noqa: F401  Numba's BLAS: loaded, so that it is limited
+
         _BLAS.append(ThreadpoolController())
     with _BLAS[0].limit(limits=1, user_api="blas"):
         if n_threads == 1 and poll is None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fastopt import MLP
+from fastopt._kernels import mlp as mlp_kernels
 from fastopt.mlp import ACTIVATIONS
 from fastopt.reference import mlp as ref
 
@@ -96,6 +97,23 @@ def test_blas_path_matches_reference(sizes, n):
     ref_loss, ref_grad = ref.mlp_loss_and_grad(net, params, X, Y)
     np.testing.assert_allclose(loss_value, ref_loss, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12 * np.abs(ref_grad).max())
+
+
+@pytest.mark.parametrize("sizes", [[16, 32, 32, 4], [64, 100, 10]])
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("n", [32, 64, 65])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_major_weight_gradients_match_reference(sizes, activation, n, dtype):
+    # Batches up to BATCH_MAJOR_MAX take the weight gradients of layers with at least
+    # BATCH_MAJOR_MIN_OUT outputs through a batch-major copy of the layer input; 65 does not.
+    assert mlp_kernels.BATCH_MAJOR_MAX == 64
+    net, params, X, Y = make_problem(sizes, activation, "cross_entropy", n, dtype, 11)
+    loss_value, grad = net.loss_and_grad(params, X, Y)
+    ref_loss, ref_grad = ref.mlp_loss_and_grad(net, params.astype(np.float64),
+                                               X.astype(np.float64), Y)  # fmt: skip
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(loss_value, ref_loss, rtol=rtol)
+    np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
 
 
 @pytest.mark.parametrize("sizes", [[5, 12, 1], [4, 1, 3], [6, 1, 1]])

@@ -13,6 +13,21 @@ on the 8-32-1 benchmark. One run per thread keeps each layer product a small mat
 over the batch (BLAS or the unrolled loops), which reuses every weight for every sample:
 380k run-steps/s on the same grid, and runs that stop early cost nothing further.
 
+Why not runs in lockstep, their first layers one GEMM over the stacked weights of R runs
+sharing a mini-batch, or fixed-size Numba micro-kernels in place of small BLAS calls?
+Measured on the 2-core Xeon (AVX-512; ``python -m bench.grid_products``, one thread, 16
+runs): OpenBLAS's small-matrix sgemm already runs one run's product at 110-195 GFLOP/s
+(one-thread sgemm: 192). The stacked GEMM saves 0.07-0.2 us per run on the smallest first
+layers (32 x 8 x 128: 0.73 -> 0.54 us; 32 x 16 x 32: 0.27 -> 0.20) and loses from 64 x 64 x 32
+up (1.5 -> 2.2 us); a register-blocked Numba loop with fused multiply-adds reached 27-51
+GFLOP/s (LLVM keeps Numba's loops to 256-bit vectors). Neither pays for its cost here: on
+the 8-32-1 grid lockstep would save about a tenth of a run-step, and it would tie a run's
+bits to the group it trains in. Where the time goes instead: ``python -m bench.grid_breakdown``.
+
+Threads take runs one at a time from a shared counter (``claim_next``); what a run writes at
+every step stays on its thread until it ends (neighbouring runs' entries share cache
+lines); BLAS is held to one thread meanwhile (``fastopt.sweep.on_threads``).
+
 The loss recorded at step ``t`` is that of the batch used at step ``t``, with the parameters
 after ``t`` updates. A run stops at the first step whose loss is below ``stop_below``
 (``steps_to_target = t``), or is NaN/inf or above its divergence threshold
