@@ -7,8 +7,10 @@ given a store, and reports progress through a callback.
 
 Runs that share a data order (batch size and ``data_seed``) go to the grid kernel together;
 threads take one run at a time and train it to its end with the single-run kernels (see
-``fastopt._kernels.grid``), so a run's result is bit-identical to training it alone with
-``MLP.loss_and_grad`` and ``Optimizer.step``, whatever else is in the grid.
+``fastopt._kernels.grid``), so a run's result does not depend on what else is in the grid,
+and is bit-identical to training it alone with ``MLP.loss_and_grad`` and ``Optimizer.step``
+unless it makes subnormal floats, which training flushes to zero (see
+``fastopt._kernels.fpenv``).
 """
 
 from __future__ import annotations
@@ -438,10 +440,9 @@ def on_threads(kernel, args: tuple, n_runs: int, label: str,
         import scipy.linalg.cython_blas  # noqa: F401  Numba's BLAS: loaded, so that it is limited
 
         _BLAS.append(ThreadpoolController())
+    # Always on fastopt's own threads, never the caller's: the training kernel changes its
+    # thread's floating-point flags (fpenv) while it runs.
     with _BLAS[0].limit(limits=1, user_api="blas"):
-        if n_threads == 1 and poll is None:
-            kernel(counter, *args)
-            return
         key = (os.getpid(), n_threads)
         if key not in _POOLS:
             _POOLS[key] = ThreadPoolExecutor(n_threads, thread_name_prefix="fastopt-grid")
