@@ -42,6 +42,9 @@ OPTIMIZER_NAMES = {
     "adagrad": (OPTIMIZERS["adagrad"], {}),
 }
 
+KEPT_OPTIMIZERS = 4096
+"""Distinct optimizer configurations a grid keeps from validating them (about 2 kB each)."""
+
 DEFAULT_MEMORY_LIMIT = 256 * 2**20
 """Bytes a chunk of runs may hold while it trains, by default."""
 
@@ -160,7 +163,8 @@ class Grid:
     """The validated axes of a sweep; runs are built lazily, a slice at a time.
 
     Each distinct optimizer configuration is constructed once here (so bad hyperparameters
-    fail before any work starts) but not kept: a grid of a million runs costs its axes only.
+    fail before any work starts); the first ``KEPT_OPTIMIZERS`` are kept for ``runs``, the
+    rest built again there: a grid of a million runs costs its axes and those only.
     """
 
     def __init__(self, optimizer, lr, schedule, seed, data_seed, gc, batch_size, hyper,
@@ -193,12 +197,15 @@ class Grid:
         # Seeds, data seeds and batch sizes do not change an optimizer: validate each distinct
         # optimizer once, and count the runs by multiplying.
         self.n_runs = 0
+        self._kept: dict[str, Optimizer] = {}
         for _, cls, fixed in self.factories:
             names = self._names(cls)
             for rate, g, *values in itertools.product(
                 self.rates, self.gcs, *(self.hyper_axes[n] for n in names)
             ):
-                self._optimizer(cls, fixed, names, rate, g, values)  # validates; not kept
+                opt = self._optimizer(cls, fixed, names, rate, g, values)  # validates
+                if len(self._kept) < KEPT_OPTIMIZERS:  # runs() need not build it again
+                    self._kept[self._key(cls, fixed, rate, g, values)] = opt
                 self.n_runs += len(self.seeds) * len(self.data_seeds) * len(self.batches)
 
     def _names(self, cls: type) -> list[str]:
@@ -208,6 +215,14 @@ class Grid:
     @staticmethod
     def _optimizer(cls, fixed, names, rate, g, values) -> Optimizer:
         return cls(lr=rate, gc=g, **{**fixed, **dict(zip(names, values, strict=True))})
+
+    @staticmethod
+    def _key(cls, fixed, rate, g, values) -> str:
+        """What makes one optimizer configuration of this grid (``fixed``: its factory's).
+
+        By content, so that it holds in a copy of the grid (a pickled one) too.
+        """
+        return repr((cls.__module__, cls.__qualname__, sorted(fixed.items()), rate, g, values))
 
     def _combos(self, start: int, stop: int):
         """``(spec, cls, fixed, names, values)`` of runs ``start .. stop - 1``, in grid order."""
@@ -242,10 +257,10 @@ class Grid:
         # Seeds, data seeds and batch sizes do not change an optimizer: runs that differ only
         # in them share one object (building one per run was a third of a 1024-run sweep's
         # Python time). Runs only read it.
-        shared: dict[tuple, Optimizer] = {}
+        shared = self._kept.copy()
         for index, combo in enumerate(self._combos(start, stop), start):
             _, cls, fixed, names, (rate, s, ds, g, b, *values) = combo
-            key = (id(fixed), repr((rate, g, values)))
+            key = self._key(cls, fixed, rate, g, values)
             opt = shared.get(key)
             if opt is None:
                 opt = shared[key] = self._optimizer(cls, fixed, names, rate, g, values)
