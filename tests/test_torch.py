@@ -882,9 +882,19 @@ def _ddp_worker(rank, world, store, out):
 def test_ddp_matches_torch(tmp_path):
     import torch.multiprocessing as mp
 
-    mp.spawn(
-        _ddp_worker, args=(2, str(tmp_path / "store"), str(tmp_path / "rank")), nprocs=2, join=True
-    )
+    # Once in a CI run (of many), a worker died of SIGABRT ("terminate called without an
+    # active exception", from gloo's C++ threads); it did not recur in 5 reruns here. A
+    # worker killed by a signal gets one more try, in a fresh store; any other failure
+    # (an exception, a wrong result) fails the test at once.
+    for attempt in range(2):
+        store = tmp_path / f"store{attempt}"
+        try:
+            mp.spawn(_ddp_worker, args=(2, str(store), str(tmp_path / "rank")), nprocs=2,
+                     join=True)  # fmt: skip
+            break
+        except mp.ProcessExitedException as e:
+            if attempt == 1 or e.signal_name is None:
+                raise
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
     for a, b in zip(ranks[0]["fastopt"], ranks[0]["torch"], strict=True):
         torch.testing.assert_close(a, b, **tol(torch.float32))
