@@ -33,7 +33,7 @@ from numba import njit
 from threadpoolctl import threadpool_limits
 
 import fastopt
-from bench import sweep_workloads
+from bench import sweep_peers, sweep_workloads
 from fastopt._kernels import grid as _grid
 from fastopt._kernels import mlp as _mlp
 from fastopt._kernels.fused import GC_NONE, STEP_SERIAL
@@ -92,19 +92,10 @@ def _best(loop, *args) -> float:
     return best / REPEATS * 1e6
 
 
-def sgemm_one_thread(n: int = 1024) -> float:
-    """NumPy float32 matrix product rate on one thread, GFLOP/s (best of 5)."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+def sgemm_one_thread() -> float:
+    """NumPy float32 matrix product rate on one thread, GFLOP/s (``sgemm_gflops``, 1024^3)."""
     with threadpool_limits(1):
-        a @ a
-        best = min(_timed(lambda: a @ a) for _ in range(5))
-    return 2 * n**3 / best / 1e9
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+        return sweep_peers.sgemm_gflops(1024)
 
 
 def breakdown(w: sweep_workloads.Workload, sgemm: float) -> list[tuple[str, float, float]]:

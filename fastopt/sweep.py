@@ -430,7 +430,8 @@ def on_threads(kernel, args: tuple, n_runs: int, label: str,
 
     BLAS is held to one thread meanwhile (threadpoolctl): the threads are the parallelism,
     and OpenBLAS's own threads, which it starts for products from about 64 x 64 x 64,
-    fought them (a 32-128-128-10 grid at batch 64: 2.6k run-steps/s against 4.7k). The
+    fought them (a 32-128-128-10 grid at batch 64: 2.6k run-steps/s, against 4.7k with BLAS
+    held to one thread around the sweep and 8.3-9.3k with it held here). The
     threads live on between calls (starting them took 3 ms each).
     """
     n_threads = max(1, min(numba.get_num_threads(), n_runs))

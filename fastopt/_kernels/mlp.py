@@ -352,6 +352,21 @@ def reads_X_in_place(fan_out, fan_in, n):
 
 
 @njit(cache=True, error_model="numpy")
+def _work_layout(sizes, n):
+    """``(acts_size, widest)`` of a work buffer for batches of ``n``.
+
+    ``acts_size``: entries of every layer's outputs, which come first in ``work``; ``widest``:
+    the widest layer's width (a delta buffer holds ``widest * n``).
+    """
+    acts_size = 0
+    widest = 0
+    for width in sizes[1:]:
+        acts_size += width * n
+        widest = max(widest, width)
+    return acts_size, widest
+
+
+@njit(cache=True, error_model="numpy")
 def _workspace_size(sizes, n):
     """Entries of the work buffer.
 
@@ -359,11 +374,7 @@ def _workspace_size(sizes, n):
     with room for the widest layer input batch-major (``_dense_backward``) and two rows of
     the batch (the softmax head).
     """
-    total = 0
-    widest = 0
-    for width in sizes[1:]:
-        total += width * n
-        widest = max(widest, width)
+    total, widest = _work_layout(sizes, n)
     widest_input = 2  # the softmax head's two rows
     for width in sizes[:-1]:
         widest_input = max(widest_input, width)
@@ -428,11 +439,7 @@ def _backward(params, XT, sizes, act, slope, work, grad):
     """
     n = XT.shape[1]
     n_layers = sizes.shape[0] - 1
-    acts_size = 0
-    widest = 0
-    for width in sizes[1:]:
-        acts_size += width * n
-        widest = max(widest, width)
+    acts_size, widest = _work_layout(sizes, n)
     delta_a = work[acts_size : acts_size + widest * n]
     delta_b = work[acts_size + widest * n : acts_size + 2 * widest * n]
     scratch = _backward_scratch(work, sizes, n)
@@ -461,20 +468,14 @@ def _backward(params, XT, sizes, act, slope, work, grad):
 @njit(cache=True, error_model="numpy")
 def _backward_scratch(work, sizes, n):
     """The part of ``work`` between the deltas and the transposed input at its end."""
-    acts_size = 0
-    widest = 0
-    for width in sizes[1:]:
-        acts_size += width * n
-        widest = max(widest, width)
+    acts_size, widest = _work_layout(sizes, n)
     return work[acts_size + 2 * widest * n : work.shape[0] - sizes[0] * n]
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _output_delta(work, sizes, n):
     """The first delta buffer, shaped (m, n) for the output layer's gradient."""
-    acts_size = 0
-    for width in sizes[1:]:
-        acts_size += width * n
+    acts_size, _ = _work_layout(sizes, n)
     m = sizes[sizes.shape[0] - 1]
     return work[acts_size : acts_size + m * n].reshape((m, n))
 
