@@ -73,6 +73,23 @@ def _learning_rate(text: str) -> float:
     return value
 
 
+class _OptimizerNames(argparse.Action):
+    """``--optimizers NAME [NAME ...]``: names ``fastopt.sweep`` accepts, each once.
+
+    Checked as the command line is parsed (by the study's own check, against
+    ``fastopt.plan.OPTIMIZER_NAMES`` as it is then), so a bad name fails before any work.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from fastopt.experiments.compare import check_optimizers
+
+        try:
+            names = check_optimizers(values, argument=option_string or self.dest)
+        except (TypeError, ValueError) as exc:
+            parser.error(str(exc))
+        setattr(namespace, self.dest, names)
+
+
 def _folder_name(text: str) -> str:
     """An argparse ``type``: a non-empty path (an empty one would silently mean the default)."""
     if not text.strip():
@@ -142,7 +159,8 @@ class Experiment:
 EXPERIMENTS = {
     "compare": Experiment(
         "compare", "compare",
-        "Q4: SGD, momentum, RMSprop, Adam x 4 learning rates on the toy problem; report",
+        "Q4: SGD, momentum, RMSprop, Adam (or --optimizers) x 4 learning rates on the toy "
+        "problem; report",
         dict(seeds=1, n_samples=200),
     ),
     "gc": Experiment(
@@ -205,6 +223,8 @@ def _experiment(args: argparse.Namespace) -> int:
     kwargs.update(flags)  # explicit sizes win over --quick's
     if name == "compare":
         kwargs["problem"] = args.problem
+        if args.optimizers is not None:
+            kwargs["optimizers"] = args.optimizers
         name = f"compare-{args.problem}"
     out = _writable_folder(args.out or f"fastopt-out/{name}",
                            "--out" if args.out else "output folder (set with --out)")  # fmt: skip
@@ -278,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, spec in EXPERIMENTS.items():
         command = commands.add_parser(name, help=spec.help, description=spec.help + ".")
+        default_out = {"compare": "compare-PROBLEM", "gc": "gc (gc-cnn with --problem cnn)"}
         command.add_argument("--out", type=_folder_name,
-                             help=f"output folder (default fastopt-out/{name})")  # fmt: skip
+                             help=f"output folder (default fastopt-out/"
+                             f"{default_out.get(name, name)})")  # fmt: skip
         command.add_argument("--seed", type=_integer(0), default=0,
                              help="first seed (weights, data), >= 0")  # fmt: skip
         command.add_argument("--quick", action="store_true", help="a small size, for tests")
@@ -289,6 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
                 choices=["linear", "mlp"],
                 default="linear",
                 help="linear model (default) or a 2-16-1 ReLU MLP on the same data",
+            )
+            command.add_argument(
+                "--optimizers",
+                nargs="+",
+                metavar="NAME",
+                action=_OptimizerNames,
+                help="the optimizers to compare, in this order: any name fastopt.sweep takes "
+                "(adamw, adagrad, ...; an unknown one is refused with the list); default sgd "
+                "momentum rmsprop adam, the assignment's four. A name given twice is refused.",
             )
         if name == "gc":
             command.add_argument(

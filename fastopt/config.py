@@ -145,14 +145,14 @@ def _is_axis(kind: str, value: object) -> bool:
 
 
 def _grid_value(key: str, value: object) -> object:
-    """TOML spellings to sweep values: "none" gc, "full" batch, [b1, b2] betas."""
+    """TOML spellings to sweep values: "none" gc, "full" batch, [a, b] pairs (betas, etas)."""
     if _is_axis(GRID_AXES[key], value):
         return [_grid_value(key, v) for v in value]
     if key == "gc" and value == "none":
         return None
     if key == "batch_size" and value == "full":
         return None
-    if key == "betas":
+    if GRID_AXES[key] == "pair of numbers" and isinstance(value, list):
         return tuple(value)
     return value
 

@@ -20,9 +20,29 @@ non-empty, each of its ``out`` rows is shifted to zero mean; 1-D tensors never a
   ``m_hat / (sqrt(v_hat) + eps)``, plus ``weight_decay * p`` for AdamW.
 
 For plain SGD (no momentum) both modes give the same step.
+
+The optimizers: SGD (and Momentum), RMSprop, Adam, AdamW, Adagrad, NAdam, RAdam, Adamax,
+Adadelta, Rprop (torch.optim's, same defaults and state names), Lion (Chen et al. 2023),
+``Lookahead(inner, k, alpha)`` around any of them, and Ranger (RAdam + Lookahead + GC).
 """
 
-from fastopt.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Momentum, RMSprop
+from fastopt.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    Lookahead,
+    Momentum,
+    NAdam,
+    RAdam,
+    Ranger,
+    RMSprop,
+    Rprop,
+)
 from fastopt.optimizers.base import (
     CHUNK,
     GC_CHUNK,
@@ -41,13 +61,21 @@ __all__ = [
     "OPTIMIZERS",
     "PARALLEL_MIN_SIZE",
     "SGD",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
+    "Lion",
+    "Lookahead",
     "Momentum",
+    "NAdam",
     "Optimizer",
     "OptimizerState",
+    "RAdam",
     "RMSprop",
+    "Ranger",
+    "Rprop",
     "centralize",
     "chunk_table",
 ]

@@ -31,15 +31,12 @@ from fastopt.optim import OPTIMIZERS, Optimizer
 from fastopt.schedules import Schedule
 from fastopt.store import array_digest, fingerprint
 
-#: Optimizer names a sweep accepts, with the constructor defaults they imply.
+#: Optimizer names a sweep accepts, with the constructor defaults they imply: every
+#: optimizer's state name (``"adam"``, ``"lookahead_adam"``, ``"ranger"``, ...) and
+#: ``"nesterov"`` (momentum with Nesterov's update).
 OPTIMIZER_NAMES = {
-    "sgd": (OPTIMIZERS["sgd"], {}),
-    "momentum": (OPTIMIZERS["momentum"], {}),
+    **{name: (cls, {}) for name, cls in OPTIMIZERS.items()},
     "nesterov": (OPTIMIZERS["momentum"], {"nesterov": True}),
-    "rmsprop": (OPTIMIZERS["rmsprop"], {}),
-    "adam": (OPTIMIZERS["adam"], {}),
-    "adamw": (OPTIMIZERS["adamw"], {}),
-    "adagrad": (OPTIMIZERS["adagrad"], {}),
 }
 
 KEPT_OPTIMIZERS = 4096
@@ -151,6 +148,15 @@ def _optimizer_factory(spec: object):
     raise TypeError(f"optimizer must be a name or a fastopt optimizer, got {spec!r}")
 
 
+DEFAULT_GC = "default"
+"""The ``gc`` value that means each optimizer's own default (None, but ``"grad"`` for Ranger)."""
+
+
+def _gc_of(cls: type, g: object) -> object:
+    """The GC mode a run of ``cls`` takes for the grid's ``gc`` value ``g``."""
+    return cls.spec.gc if isinstance(g, str) and g == DEFAULT_GC else g
+
+
 def _optimizer_label(spec: object) -> str:
     return spec if isinstance(spec, str) else repr(spec)
 
@@ -214,7 +220,13 @@ class Grid:
 
     @staticmethod
     def _optimizer(cls, fixed, names, rate, g, values) -> Optimizer:
-        return cls(lr=rate, gc=g, **{**fixed, **dict(zip(names, values, strict=True))})
+        return cls(lr=rate, gc=_gc_of(cls, g), **{**fixed, **dict(zip(names, values,
+                                                                       strict=True))})  # fmt: skip
+
+    @property
+    def uses_gc(self) -> bool:
+        """Some run of the grid centralizes."""
+        return any(_gc_of(cls, g) is not None for _, cls, _ in self.factories for g in self.gcs)
 
     @staticmethod
     def _key(cls, fixed, rate, g, values) -> str:
@@ -244,10 +256,10 @@ class Grid:
         return names + [n for n in self.hyper_axes if n not in names]
 
     def _columns(self, combo) -> dict[str, object]:
-        spec, _, fixed, names, (rate, s, ds, g, b, *values) = combo
+        spec, cls, fixed, names, (rate, s, ds, g, b, *values) = combo
         kwargs = {**fixed, **dict(zip(names, values, strict=True))}
         columns = {"optimizer": _optimizer_label(spec), self.rate_name: rate, "seed": s,
-                   "data_seed": ds, "gc": g, "batch_size": b}  # fmt: skip
+                   "data_seed": ds, "gc": _gc_of(cls, g), "batch_size": b}  # fmt: skip
         columns.update({n: kwargs.get(n) for n in self.hyper_axes})
         return columns
 
@@ -448,7 +460,7 @@ def plan_sweep(
     optimizer,
     lr=None,
     seed=0,
-    gc=None,
+    gc=DEFAULT_GC,
     batch_size=None,
     steps: int,
     stop_below: float | None = None,
@@ -508,8 +520,7 @@ def plan_sweep(
     _check_order_fits(data[0].shape[0], grid.batches, settings.steps, limit)
     kernels = {(cls.spec.coefficient_dtype, cls.spec.hyper_dtype): None
                for _, cls, _ in grid.factories}  # fmt: skip
-    uses_gc = any(g is not None for g in grid.gcs)
-    settings = dataclasses.replace(settings, kernels=tuple(kernels), uses_gc=uses_gc)
+    settings = dataclasses.replace(settings, kernels=tuple(kernels), uses_gc=grid.uses_gc)
     chunk_size = max(1, limit // per_run)
     if split:  # a killed process loses at most the running chunks; every worker has work
         chunk_size = min(chunk_size, max(1, -(-grid.n_runs // MIN_CHUNKS)))

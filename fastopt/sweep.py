@@ -66,7 +66,7 @@ def sweep(
     optimizer,
     lr=None,
     seed=0,
-    gc=None,
+    gc="default",
     batch_size=None,
     steps: int,
     stop_below: float | None = None,
@@ -98,13 +98,18 @@ def sweep(
         ``loss="cross_entropy"``.
     optimizer : str or Optimizer, or a list of them
         ``"sgd"``, ``"momentum"`` (0.9), ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``,
-        ``"adagrad"``, or optimizer objects whose hyperparameters (not lr, gc) are the defaults.
+        ``"adagrad"``, ``"nadam"``, ``"radam"``, ``"adamax"``, ``"adadelta"``, ``"rprop"``,
+        ``"lion"``, ``"lookahead_<name>"`` (Lookahead around any of these, hyperparameters
+        ``lookahead_k`` and ``lookahead_alpha``), ``"ranger"``, or optimizer objects whose
+        hyperparameters (not lr, gc) are the defaults.
     lr : float or list of float
         Learning rate(s), > 0. Give ``schedule`` instead for learning-rate schedules.
     seed : int or list of int
         Weight-initialization seed(s), ``model.init(seed=...)``.
-    gc : {None, "grad", "update"} or a list of them
-        Gradient centralization (see :mod:`fastopt.optim`).
+    gc : {"default", None, "grad", "update"} or a list of them
+        Gradient centralization (see :mod:`fastopt.optim`). ``"default"``: each optimizer's
+        own default, None for all but ``"ranger"`` (``"grad"``); the ``gc`` column of the
+        result holds the mode each run took.
     batch_size : int, None or a list of them
         Mini-batch size (None: full batch); see :func:`batch_indices` for the order.
     steps : int
@@ -383,7 +388,7 @@ class _Batch:
             if run.seed not in starts:
                 starts[run.seed] = model.init(seed=run.seed, dtype=dtype)
             self.params[k] = starts[run.seed]
-            opt.fill_initial_buffers(self.state[k])
+            opt.fill_initial_buffers(self.state[k], self.params[k])
             if id(opt) not in records:
                 records[id(opt)] = (kind_of[opt.spec.coefficient_dtype], opt.hyper_record()[0])
             self.kinds[k], record = records[id(opt)]

@@ -1,7 +1,9 @@
 """fastopt's fused optimizers as ``torch.optim.Optimizer`` subclasses, copying nothing per step.
 
-``fastopt.torch.SGD``, ``RMSprop``, ``Adam``, ``AdamW`` and ``Adagrad`` take torch's
-arguments, names and defaults, plus ``gc`` and ``gc_conv_only``::
+``fastopt.torch.SGD``, ``RMSprop``, ``Adam``, ``AdamW``, ``Adagrad``, ``NAdam``, ``RAdam``,
+``Adamax``, ``Adadelta`` and ``Rprop`` take torch's arguments, names and defaults, plus ``gc``
+and ``gc_conv_only``; ``Lion``, ``Ranger`` and ``Lookahead<Name>`` (``LookaheadAdam``, ...),
+which torch lacks, take fastopt's::
 
     import fastopt.torch
 
@@ -87,6 +89,7 @@ from fastopt.layout import Layout
 from fastopt.optim import OptimizerState
 from fastopt.optimizers import OPTIMIZERS
 from fastopt.optimizers import Optimizer as FlatOptimizer
+from fastopt.optimizers.nadam import mu_product
 from fastopt.optimizers.spec import REQUIRED
 from fastopt.schedules import Schedule
 
@@ -109,9 +112,22 @@ class _StateFormat:
 
     step: bool = True
     eager: bool = False
+    scalars: tuple[tuple[str, Callable[[FlatOptimizer, int], float]], ...] = ()
+    """Per-parameter numbers torch keeps beside the buffers, as functions of the flat
+    optimizer and the parameter's step count (NAdam's ``mu_product``): kept as 0-d tensors,
+    updated after each step; fastopt's kernels recompute them, so loaded values are not
+    read."""
 
 
-_STATE_FORMATS = {"SGD": _StateFormat(step=False), "Adagrad": _StateFormat(eager=True)}
+def _nadam_mu_product(flat: FlatOptimizer, step: int) -> float:
+    return mu_product(flat.betas[0], flat.momentum_decay, step)
+
+
+_STATE_FORMATS = {
+    "SGD": _StateFormat(step=False),
+    "Adagrad": _StateFormat(eager=True),
+    "NAdam": _StateFormat(scalars=(("mu_product", _nadam_mu_product),)),
+}
 """torch.optim classes whose state differs from the common form (step + buffers, made at a
 parameter's first step). ``tests/test_torch.py`` checks every adapter's keys against torch."""
 
@@ -277,7 +293,7 @@ class _Bucket:
         self.buffers = np.empty(
             (len(self.buffer_names), total), dtype=self.flat_params.numpy().dtype
         )
-        flat.fill_initial_buffers(self.buffers)
+        flat.fill_initial_buffers(self.buffers, self.flat_params.numpy())
         buffers = torch.from_numpy(self.buffers)
         self._buffer_views = [
             [self._view(buffers[k], i) for i in range(n)] for k in range(len(self.buffer_names))
@@ -285,7 +301,9 @@ class _Bucket:
         self.steps = torch.zeros(n, dtype=_scalar_dtype())
         self._steps = self.steps.numpy()
         self.format = owner._state_format
-        self._adopt(owner.state, group, gi, items)
+        self.scalars = {name: torch.ones(n, dtype=_scalar_dtype()) for name, _ in
+                        self.format.scalars}  # fmt: skip
+        self._adopt(owner.state, group, gi, items, flat)
 
         # Only now rebind: an error above leaves every parameter as it was.
         for p, view in zip(self.params, param_views, strict=True):
@@ -312,9 +330,19 @@ class _Bucket:
         entry = {"step": self.steps[i]} if self.format.step else {}
         for name, views in zip(self.buffer_names, self._buffer_views, strict=True):
             entry[name] = views[i]
+        for name, values in self.scalars.items():
+            entry[name] = values[i]
         return entry
 
-    def _adopt(self, state: dict, group: dict, gi: int, items: list) -> None:
+    def _update_scalars(self, flat: FlatOptimizer) -> None:
+        """Each parameter's scalars (``mu_product``) at its step count, after a step."""
+        for name, value_of in self.format.scalars:
+            values = self.scalars[name].numpy()
+            for step in np.unique(self._steps):
+                values[self._steps == step] = value_of(flat, int(step))
+
+    def _adopt(self, state: dict, group: dict, gi: int, items: list,
+               owner_flat: FlatOptimizer) -> None:  # fmt: skip
         """Copy each parameter's existing state (ours or a loaded one) into the flat buffers.
 
         Missing buffers keep their starting values. Without a count in torch's format
@@ -342,6 +370,8 @@ class _Bucket:
                 self._steps[i] = _step_count(old.get("step", 0), where)
             else:
                 self._steps[i] = 1 if found == len(self.buffer_names) > 0 else 0
+        if self.scalars:
+            self._update_scalars(owner_flat)
         # Entries torch would have now, as views; the old ones go.
         for i, p in enumerate(self.params):
             has = (self.format.eager or self._steps[i] > 0) and (
@@ -413,6 +443,8 @@ class _Bucket:
         finally:
             if maximize:
                 self.flat_grads.neg_()
+        if self.scalars:
+            self._update_scalars(flat)
         if not self._all_entries:
             self._add_entries(stepped, state)
 
@@ -600,9 +632,19 @@ class FusedOptimizer(torch.optim.Optimizer):
         if flat is None:
             return
         spec = flat.spec
-        torch_class = getattr(torch.optim, spec.torch)
-        theirs = dict(inspect.signature(torch_class.__init__).parameters)
         ours = {h.torch or h.name: h for h in spec.hyperparameters}
+        if spec.torch is not None:
+            theirs = dict(inspect.signature(getattr(torch.optim, spec.torch).__init__).parameters)
+        else:  # no torch class (Lion, Lookahead, Ranger): lr positional, as torch's, then ours
+            lr = spec.hyperparameters[0]
+            theirs = {
+                "self": None,
+                "params": None,
+                "lr": inspect.Parameter(
+                    "lr", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=inspect.Parameter.empty if lr.default is REQUIRED else lr.default,
+                ),
+            }  # fmt: skip
         positional, keyword = [], []
         in_order = True
         # torch's positional hyperparameters first, in its order; the rest keyword-only.
@@ -626,14 +668,14 @@ class FusedOptimizer(torch.optim.Optimizer):
         maximize = theirs["maximize"].default if "maximize" in theirs else False
         options = [
             inspect.Parameter("maximize", inspect.Parameter.KEYWORD_ONLY, default=maximize),
-            inspect.Parameter("gc", inspect.Parameter.KEYWORD_ONLY, default=None),
+            inspect.Parameter("gc", inspect.Parameter.KEYWORD_ONLY, default=spec.gc),
             inspect.Parameter("gc_conv_only", inspect.Parameter.KEYWORD_ONLY, default=False),
         ]
         params = inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)
         cls.__signature__ = inspect.Signature([params, *positional, *keyword, *options])
         cls._torch_names = tuple(h.torch or h.name for h in spec.hyperparameters if h.name != "lr")
         cls._flat_names = tuple(h.name for h in spec.hyperparameters if h.name != "lr")
-        cls._state_format = _STATE_FORMATS.get(spec.torch, _StateFormat())
+        cls._state_format = _STATE_FORMATS.get(spec.torch or "", _StateFormat())
 
     def __init__(self, params: Iterable, *args: object, **kwargs: object):
         if not hasattr(type(self), "fastopt_class"):
@@ -804,13 +846,22 @@ class FusedOptimizer(torch.optim.Optimizer):
 
 
 def _adapter(flat: type[FlatOptimizer]) -> type[FusedOptimizer]:
-    name = flat.spec.torch
-    doc = (
-        f"fastopt's fused {flat.__name__} as ``torch.optim.{name}``, with ``gc`` and "
-        f"``gc_conv_only``.\n\n    The update is that of :class:`fastopt.{flat.__name__}`; "
-        "arguments, defaults and state format are torch's.\n    See :class:`FusedOptimizer` "
-        "and the module docstring.\n    "
-    )
+    name = flat.spec.torch or flat.__name__
+    if flat.spec.torch is not None:
+        doc = (
+            f"fastopt's fused {flat.__name__} as ``torch.optim.{name}``, with ``gc`` and "
+            f"``gc_conv_only``.\n\n    The update is that of :class:`fastopt.{flat.__name__}`; "
+            "arguments, defaults and state format are torch's.\n    See "
+            ":class:`FusedOptimizer` and the module docstring.\n    "
+        )
+    else:
+        doc = (
+            f"fastopt's fused {flat.__name__} as a ``torch.optim.Optimizer`` (torch has "
+            f"none), with ``gc`` and ``gc_conv_only``.\n\n    The update, arguments and "
+            f"defaults are those of :class:`fastopt.optimizers.{flat.__name__}` (``lr`` "
+            "positional, the rest keyword-only); the state holds ``step`` and its buffers.\n"
+            "    See :class:`FusedOptimizer` and the module docstring.\n    "
+        )
     return type(
         name,
         (FusedOptimizer,),
@@ -827,7 +878,10 @@ def _adapters() -> dict[str, type[FusedOptimizer]]:
     chosen: dict[str, type[FlatOptimizer]] = {}
     for flat in OPTIMIZERS.values():
         name = flat.spec.torch
-        if name is None or not hasattr(torch.optim, name):
+        if name is None:  # no torch class: an adapter under our class's name
+            chosen[flat.__name__] = flat
+            continue
+        if not hasattr(torch.optim, name):
             continue
         if name not in chosen or flat.spec.name == name.lower():
             chosen[name] = flat
@@ -835,8 +889,10 @@ def _adapters() -> dict[str, type[FusedOptimizer]]:
 
 
 ADAPTERS: dict[str, type[FusedOptimizer]] = _adapters()
-"""The adapters by torch.optim class name: ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``,
-``Adagrad``, and one for every optimizer added later whose spec names a torch class."""
+"""The adapters by class name: one per torch.optim class a spec names (``SGD``, ``RMSprop``,
+``Adam``, ``AdamW``, ``Adagrad``, ``NAdam``, ``RAdam``, ``Adamax``, ``Adadelta``, ``Rprop``),
+and one per optimizer torch lacks, under fastopt's class name (``Lion``, ``Ranger``,
+``LookaheadAdam``, ``LookaheadSGD``, ...)."""
 globals().update(ADAPTERS)
 
 __all__ = ["ADAPTERS", "FusedOptimizer", *ADAPTERS]

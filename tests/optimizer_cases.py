@@ -82,6 +82,11 @@ class OptimizerInfo:
     reference: Callable[..., object]
     options: list[dict]
     rich: dict
+    decoupled: bool = False
+    """Its weight decay is always decoupled (Lion's); else as its spec and options say."""
+    sign_steps: bool = False
+    """It steps by the signs of its inputs (Rprop, Lion): a non-finite gradient entry can
+    leave a finite parameter."""
 
     @property
     def name(self) -> str:
@@ -93,10 +98,13 @@ class OptimizerInfo:
         """The ``torch.optim`` class it follows (None: no torch counterpart)."""
         return self.cls.spec.torch
 
-    @property
-    def l2_weight_decay(self) -> bool:
-        """Weight decay is an L2 term added to the gradient (AdamW's is decoupled instead)."""
-        return self.cls.spec.constants.get("decoupled", 0.0) == 0.0
+    def l2_weight_decay(self, kwargs: dict) -> bool:
+        """With ``kwargs``, weight decay is an L2 term added to the gradient (or there is
+        none); AdamW's, Lion's and ``decoupled_weight_decay=True``'s is decoupled instead."""
+        spec = self.cls.spec
+        if self.decoupled or spec.constants.get("decoupled", 0.0) != 0.0:
+            return False
+        return not {**spec.defaults, **kwargs}.get("decoupled_weight_decay", False)
 
     @property
     def torch_defaults(self) -> dict:
@@ -184,6 +192,149 @@ OPTIMIZERS = [
         ],
         rich=dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.5, eps=1e-6),
     ),
+    OptimizerInfo(
+        fastopt.NAdam,
+        ref.NAdam,
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1),
+            dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+            dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, momentum_decay=0.05, weight_decay=0.1),
+        ],
+        rich=dict(
+            lr=0.01,
+            betas=(0.8, 0.99),
+            eps=1e-6,
+            momentum_decay=0.05,
+            weight_decay=0.1,
+            decoupled_weight_decay=True,
+        ),  # fmt: skip
+    ),
+    OptimizerInfo(
+        fastopt.RAdam,
+        ref.RAdam,
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1),
+            dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+            dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        ],
+        rich=dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
+    OptimizerInfo(
+        fastopt.Adamax,
+        ref.Adamax,
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1),
+            dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+        ],
+        rich=dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+    ),
+    OptimizerInfo(
+        fastopt.Adadelta,
+        ref.Adadelta,
+        options=[
+            dict(),
+            dict(lr=0.5, rho=0.8),
+            dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1),
+        ],
+        rich=dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1),
+    ),
+    OptimizerInfo(
+        fastopt.Rprop,
+        ref.Rprop,
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, etas=(0.3, 1.5)),
+            dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-3, 0.05)),
+        ],
+        rich=dict(lr=0.01, etas=(0.3, 1.5), step_sizes=(1e-3, 0.05)),
+        sign_steps=True,
+    ),
+    OptimizerInfo(
+        fastopt.Lion,
+        ref.Lion,
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, weight_decay=0.1),
+            dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1),
+        ],
+        rich=dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.1),
+        decoupled=True,
+        sign_steps=True,
+    ),
+    OptimizerInfo(
+        fastopt.optimizers.lookahead_class(fastopt.Adam),
+        lambda lookahead_k=5, lookahead_alpha=0.5, **kw: ref.Lookahead(
+            ref.Adam(**kw), k=lookahead_k, alpha=lookahead_alpha
+        ),  # fmt: skip
+        options=[
+            dict(lr=0.01),
+            dict(lr=0.01, lookahead_k=3, lookahead_alpha=0.8),
+            dict(
+                lr=0.01,
+                betas=(0.8, 0.99),
+                eps=1e-6,
+                amsgrad=True,
+                weight_decay=0.1,
+                lookahead_k=2,
+                lookahead_alpha=0.3,
+            ),  # fmt: skip
+        ],
+        rich=dict(
+            lr=0.01,
+            betas=(0.8, 0.99),
+            eps=1e-6,
+            amsgrad=True,
+            weight_decay=0.1,
+            lookahead_k=3,
+            lookahead_alpha=0.3,
+        ),  # fmt: skip
+    ),
+    OptimizerInfo(
+        fastopt.optimizers.lookahead_class(fastopt.SGD),
+        lambda lookahead_k=5, lookahead_alpha=0.5, **kw: ref.Lookahead(
+            ref.SGD(**kw), k=lookahead_k, alpha=lookahead_alpha
+        ),  # fmt: skip
+        options=[
+            dict(lr=0.05, lookahead_k=3),
+            dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.1, lookahead_alpha=0.7),
+            dict(lr=0.05, momentum=0.9, nesterov=True, lookahead_k=4),
+        ],
+        rich=dict(
+            lr=0.05,
+            momentum=0.9,
+            dampening=0.3,
+            weight_decay=0.1,
+            lookahead_k=3,
+            lookahead_alpha=0.7,
+        ),  # fmt: skip
+    ),
+    OptimizerInfo(
+        fastopt.Ranger,
+        ref.Ranger,
+        options=[
+            dict(),
+            dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+            dict(
+                lr=0.01,
+                betas=(0.9, 0.99),
+                eps=1e-6,
+                weight_decay=0.1,
+                lookahead_k=4,
+                lookahead_alpha=0.6,
+            ),  # fmt: skip
+        ],
+        rich=dict(
+            lr=0.01,
+            betas=(0.9, 0.99),
+            eps=1e-6,
+            weight_decay=0.1,
+            lookahead_k=4,
+            lookahead_alpha=0.6,
+        ),  # fmt: skip
+    ),
 ]
 BY_NAME = {info.name: info for info in OPTIMIZERS}
 NAMES = list(BY_NAME)
@@ -245,6 +396,18 @@ def run_against_torch(
         ``torch_grad(p, g)`` (NumPy, one tensor) is the gradient torch is fed.
     """
     torch = pytest.importorskip("torch")
+    # torch keeps scalar state (NAdam's mu_product) in its default dtype: make it ours.
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64 if dtype == np.float64 else torch.float32)
+    try:
+        _run_against_torch(torch, info, kwargs, dtype, implementation, rtol, atol, n_steps, lr,
+                           gc, torch_overrides, torch_grad, layout)  # fmt: skip
+    finally:
+        torch.set_default_dtype(default_dtype)
+
+
+def _run_against_torch(torch, info, kwargs, dtype, implementation, rtol, atol, n_steps, lr, gc,
+                       torch_overrides, torch_grad, layout):  # fmt: skip
     ours_kwargs = {**kwargs, "gc": gc, **({} if lr is None else {"lr": lr})}
     flat = make_params(dtype, layout)
     views = layout.views(flat)  # the reference writes through these

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fastopt.cli import EXPERIMENTS, main
+from fastopt.cli import EXPERIMENTS, UsageError, build_parser, main
 from tests.cli_helpers import one_line_error
 
 FLAGS = [
@@ -24,6 +24,15 @@ FLAGS = [
     ([], "fastopt: the following arguments are required: COMMAND"),
     (["no-such-command"], "fastopt: COMMAND: invalid choice: 'no-such-command'"),
     (["compare", "--problem", "cnn"], "fastopt compare: --problem: invalid choice: 'cnn'"),
+    (
+        ["compare", "--optimizers", "adam", "adamx"],
+        "fastopt compare: --optimizers: unknown optimizer 'adamx'; known: ",
+    ),
+    (
+        ["compare", "--optimizers", "adam", "sgd", "adam"],
+        "fastopt compare: --optimizers: 'adam' is given twice",
+    ),
+    (["compare", "--optimizers"], "fastopt compare: --optimizers: expected at least one argument"),
     (["saddle", "--bogus"], "unrecognized arguments: --bogus"),
     (["saddle", "--out", ""], "fastopt saddle: --out: expected a folder name, got ''"),
     (["bench", "--out", " "], "fastopt bench: --out: expected a folder name, got ' '"),
@@ -108,3 +117,37 @@ def test_the_process_exits_2_with_one_line():
         "fastopt worked-example: --lr: must be finite and > 0, got nan "
         "(see fastopt worked-example --help)"
     ]
+
+
+def test_optimizers_are_parsed_and_default_to_the_studys():
+    parser = build_parser()
+    assert parser.parse_args(["compare"]).optimizers is None  # the study's default: its four
+    args = parser.parse_args(["compare", "--optimizers", "adamw", "adagrad", "--quick"])
+    assert args.optimizers == ("adamw", "adagrad")
+    with pytest.raises(UsageError, match="unknown optimizer 'nope'; known: .*adamw"):
+        parser.parse_args(["compare", "--optimizers", "nope"])
+    for other in sorted(set(EXPERIMENTS) - {"compare"}):  # compare's flag only
+        with pytest.raises(UsageError, match="unrecognized arguments: --optimizers"):
+            parser.parse_args([other, "--optimizers", "adam"])
+
+
+class _Ran(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [([], None), (["--optimizers", "adagrad", "adamw"], ("adagrad", "adamw"))],
+)
+def test_optimizers_reach_the_study(tmp_path, monkeypatch, flags, expected):
+    calls = []
+
+    def study(**kwargs):
+        calls.append(kwargs)
+        raise _Ran
+
+    monkeypatch.setattr(importlib.import_module("fastopt.experiments.compare"), "compare", study)
+    with pytest.raises(_Ran):
+        main(["compare", "--quick", "--out", str(tmp_path), *flags])
+    (kwargs,) = calls
+    assert kwargs.get("optimizers") == expected  # absent: compare()'s default, the four

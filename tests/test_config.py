@@ -263,3 +263,27 @@ def test_status_formats_the_stores_account(monkeypatch):
         "  999/1000 runs stored (99%), 1 missing, in 10 chunks of 100",  # never a rounded 100%
         "  rejected (truncated or foreign): part-7, part-9",
     ]
+
+
+def test_every_optimizer_name_and_its_axes_run_from_a_file(tmp_path):
+    # The names of issue 15's optimizers (the same kernels as test_sweep's zoo grid, so the
+    # compiled grid is shared), Lookahead's axis, Rprop's pairs, and gc left to each optimizer.
+    names = ["nadam", "radam", "adamax", "adadelta", "rprop", "lion", "lookahead_adam",
+             "lookahead_sgd", "ranger"]  # fmt: skip
+    text = GOOD.format(store=tmp_path / "store").replace(
+        'optimizer = ["sgd", "adam"]\nlr = [0.01, 0.1]\ngc = ["none", "grad"]\n'
+        "betas = [[0.9, 0.999], [0.5, 0.9]]",
+        f"optimizer = {json.dumps(names)}\nlr = 0.01\nlookahead_k = [2, 4]\n"
+        "etas = [[0.5, 1.2], [0.3, 1.5]]",
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.grid["etas"] == [(0.5, 1.2), (0.3, 1.5)]
+    result = config.run(progress=False)
+    X, Y = data.linear(n=64, seed=3)
+    direct = sweep(MLP([2, 4, 1], "tanh"), X, Y, optimizer=names, lr=0.01, lookahead_k=[2, 4],
+                   etas=[(0.5, 1.2), (0.3, 1.5)], steps=30, record_every=5)  # fmt: skip
+    np.testing.assert_array_equal(result.curves, direct.curves)
+    # Each axis multiplies only the optimizers that take it: 7 + 2 * 2 lookaheads + 2 rprops.
+    assert len(result) == 6 + 2 + 3 * 2 - 1
+    assert set(result.select(optimizer="ranger")["gc"]) == {"grad"}
+    assert set(result.select(optimizer="lion")["gc"]) == {None}

@@ -22,7 +22,9 @@ from fastopt._validate import (
     check_int,
     check_positive,
 )
+from fastopt.optimizers import BASE
 from fastopt.optimizers import OPTIMIZERS as REGISTRY
+from fastopt.optimizers.nadam import MU_PRODUCT_FLOOR, mu_product
 from fastopt.reference import optim as ref
 from fastopt.schedules import Constant, Cosine, Exponential, StepDecay
 from tests.optimizer_cases import (
@@ -35,6 +37,7 @@ from tests.optimizer_cases import (
     NAMES,
     ONE_D,
     OPTIMIZERS,
+    OptimizerInfo,
     centralize_one,
     info_cases,
     make_grads,
@@ -74,7 +77,8 @@ def assert_matches_reference(actual, desired, dtype, err_msg=""):
 
 
 def buffer_keys(ref_state):
-    return tuple(k for k in ref_state if k != "step")
+    # The buffers, dicts of arrays (not the step count, nor NAdam's scalar mu_product).
+    return tuple(k for k, v in ref_state.items() if isinstance(v, dict))
 
 
 def run_against_reference(
@@ -175,10 +179,76 @@ def test_momentum_is_sgd_with_momentum_09_under_its_own_name():
 
 
 def test_every_optimizer_is_listed_under_its_state_name():
-    assert set(REGISTRY.values()) == {info.cls for info in OPTIMIZERS}
+    # The table holds every optimizer but the Lookahead of each (two of those are in it; the
+    # test below steps every one against the reference).
+    lookaheads = {fastopt.optimizers.lookahead_class(base) for base in BASE}
+    assert set(REGISTRY.values()) == {info.cls for info in OPTIMIZERS} | lookaheads
+    assert set(BASE) <= {info.cls for info in OPTIMIZERS}
     for name, cls in REGISTRY.items():
         assert cls.name == name
     assert len({cls.name for cls in REGISTRY.values()}) == len(REGISTRY)
+    for base in BASE:
+        assert REGISTRY[f"lookahead_{base.name}"] is fastopt.optimizers.lookahead_class(base)
+
+
+@pytest.mark.parametrize("base", BASE, ids=lambda c: c.__name__)
+def test_lookahead_of_every_optimizer_matches_the_reference(base):
+    # One GC mode each, in turn (every step kernel compiled costs a second or two).
+    gc = GC_MODES[BASE.index(base) % 3]
+    inner = BY_NAME[base.__name__]
+    la = dict(lookahead_k=3, lookahead_alpha=0.6)
+    info = OptimizerInfo(
+        fastopt.optimizers.lookahead_class(base),
+        lambda lookahead_k, lookahead_alpha, **kw: ref.Lookahead(
+            inner.reference(**kw), k=lookahead_k, alpha=lookahead_alpha),  # fmt: skip
+        options=[], rich={},
+    )  # fmt: skip
+    params, state = run_against_reference(info, {**inner.rich, **la}, np.float64, gc, n_steps=20)
+    # Through the factory too: the same class, the inner's hyperparameters and GC kept.
+    opt = fastopt.Lookahead(base(**inner.rich, gc=gc), k=3, alpha=0.6)
+    assert type(opt) is info.cls and opt.gc == gc
+    assert opt.hyperparameters() == {**inner.cls(**inner.rich).hyperparameters(), **la, "gc": gc}
+    assert state.buffer_names[-1] == "slow_params"
+
+
+def test_nadam_momentum_product_is_torchs_in_float64_and_survives_a_reload(tmp_path):
+    # The product rides in the coefficient record from step to step and is recomputed from
+    # the step count for a fresh record: both give the same bits, past the point where it is
+    # flushed to 0 (about step 60 with the defaults) too.
+    beta1, decay = 0.9, 4e-3
+    product = 1.0
+    for step in range(1, 101):
+        product *= beta1 * (1.0 - 0.5 * 0.96 ** (step * decay))
+        product = 0.0 if product < MU_PRODUCT_FLOOR else product
+        assert mu_product(beta1, decay, step) == product
+    assert mu_product(beta1, decay, 100) == 0.0 < mu_product(beta1, decay, 40)
+    opt = fastopt.NAdam(lr=0.01)
+    params, state = run_fused(opt, n_steps=70)
+    state.save(tmp_path / "s.npz")
+    twin = params.copy()
+    loaded = opt.load_state(tmp_path / "s.npz", twin, LAYOUT)
+    for g in make_grads(5, seed=9):
+        opt.step(params, g, state)
+        opt.step(twin, g, loaded)
+    np.testing.assert_array_equal(twin, params)
+
+
+def test_lookahead_refuses_bad_arguments():
+    with pytest.raises(TypeError, match="inner"):
+        fastopt.Lookahead("adam")
+    with pytest.raises(TypeError, match="Lookahead already"):
+        fastopt.Lookahead(fastopt.Ranger())
+    with pytest.raises(TypeError, match="Lookahead already"):
+        fastopt.Lookahead(fastopt.Lookahead(fastopt.Adam()))
+    with pytest.raises(ValueError, match="lookahead_k"):
+        fastopt.Lookahead(fastopt.Adam(), k=0)
+    with pytest.raises(TypeError, match="lookahead_k"):
+        fastopt.Lookahead(fastopt.Adam(), k=2.5)
+    for alpha in (0.0, 1.5, np.nan):
+        with pytest.raises(ValueError, match="lookahead_alpha"):
+            fastopt.Lookahead(fastopt.Adam(), alpha=alpha)
+    with pytest.raises(ValueError, match="copy of the parameters: give params"):
+        fastopt.Ranger().fill_initial_buffers(np.zeros((3, 5)))
 
 
 @pytest.mark.parametrize(("info", "kwargs"), option_cases())
@@ -459,7 +529,7 @@ def test_gc_never_moves_rows_of_length_one(info, gc, dtype):
     start = LAYOUT.views(make_params(dtype))
     views = LAYOUT.views(params)
     for tname in ("one", "col"):
-        if not info.l2_weight_decay and gc == "grad":
+        if not info.l2_weight_decay(info.rich) and gc == "grad":
             # Decoupled decay is not part of the gradient: it still shrinks these entries.
             decay = (1 - opt.lr * opt.weight_decay) ** 20
             np.testing.assert_allclose(views[tname], start[tname] * decay, **tol(dtype))
@@ -502,8 +572,10 @@ def test_gc_grad_matches_torch_fed_the_centralized_gradient(info, kwargs, implem
                                                             atol):  # fmt: skip
     """gc="grad" == torch fed centralize(g + wd * p) with its own L2 decay off (AdamW: its
     decoupled decay kept, fed centralize(g)); the fused step and the reference alike."""
-    wd = info.cls(**kwargs).weight_decay
-    if info.l2_weight_decay:
+    wd = info.cls(**kwargs).hyperparameters().get("weight_decay")
+    if wd is None:  # none to take out (Rprop)
+        overrides, fed = {}, lambda p, g: centralize_one(g)
+    elif info.l2_weight_decay(kwargs):
         overrides, fed = {"weight_decay": 0.0}, lambda p, g: centralize_one(g + wd * p)
     else:
         overrides, fed = {}, lambda p, g: centralize_one(g)
@@ -567,6 +639,38 @@ CONVERGENCE = {
     "Adagrad": (
         lambda lr, n, gc: fastopt.Adagrad(lr=lr, gc=gc),
         {"quadratic": (0.5, 300), "rosenbrock": (0.5, 5000)},
+    ),
+    "NAdam": (
+        lambda lr, n, gc: fastopt.NAdam(lr=Cosine(lr, total_steps=n), gc=gc),
+        {"quadratic": (0.1, 500), "rosenbrock": (1e-2, 10000)},
+    ),
+    "RAdam": (
+        lambda lr, n, gc: fastopt.RAdam(lr=Cosine(lr, total_steps=n), gc=gc),
+        {"quadratic": (0.1, 500), "rosenbrock": (3e-3, 20000)},
+    ),
+    "Adamax": (
+        lambda lr, n, gc: fastopt.Adamax(lr=Cosine(lr, total_steps=n), gc=gc),
+        {"quadratic": (0.1, 500), "rosenbrock": (1e-2, 10000)},
+    ),
+    "Adadelta": (
+        lambda lr, n, gc: fastopt.Adadelta(lr=lr, gc=gc),
+        {"quadratic": (0.3, 2000), "rosenbrock": (3e-3, 20000)},
+    ),
+    "Rprop": (
+        lambda lr, n, gc: fastopt.Rprop(lr=lr, gc=gc),
+        {"quadratic": (0.05, 500), "rosenbrock": (1e-2, 5000)},
+    ),
+    "Lion": (
+        lambda lr, n, gc: fastopt.Lion(lr=Cosine(lr, total_steps=n), gc=gc),
+        {"quadratic": (0.05, 2000), "rosenbrock": (3e-3, 5000)},
+    ),
+    "LookaheadAdam": (
+        lambda lr, n, gc: fastopt.Lookahead(fastopt.Adam(lr=Cosine(lr, total_steps=n), gc=gc)),
+        {"quadratic": (0.3, 500), "rosenbrock": (0.1, 5000)},
+    ),
+    "Ranger": (
+        lambda lr, n, gc: fastopt.Ranger(lr=Cosine(lr, total_steps=n), gc=gc),
+        {"quadratic": (0.3, 2000), "rosenbrock": (3e-3, 20000)},
     ),
 }
 
@@ -669,7 +773,8 @@ def test_without_check_finite_nan_propagates_like_reference(info, kwargs, gc, te
             opt.step(params, g, state)
             ref_opt.step(ref_params, LAYOUT.views(g), ref_state)
     flat_index = LAYOUT[tensor].offset + 3
-    assert not np.isfinite(params[flat_index])  # not silently dropped
+    if not info.sign_steps:  # Rprop and Lion step by signs: sign(inf) is 1, torch's sign(NaN) 0
+        assert not np.isfinite(params[flat_index])  # not silently dropped
     # Non-finite exactly where the reference is (whole GC rows included), same values elsewhere.
     np.testing.assert_array_equal(np.isfinite(params), np.isfinite(ref_flat))
     finite = np.isfinite(ref_flat)
@@ -1117,6 +1222,27 @@ def test_bad_lr_type(cls, lr):
             ValueError,
             "initial_accumulator_value",
         ),
+        (lambda: fastopt.NAdam(momentum_decay=-1e-3), ValueError, "momentum_decay"),
+        (lambda: fastopt.NAdam(betas=(0.9, 1.0)), ValueError, r"betas\[1\]"),
+        (lambda: fastopt.NAdam(decoupled_weight_decay=1), TypeError, "decoupled_weight_decay"),
+        (lambda: fastopt.RAdam(betas=(-0.1, 0.9)), ValueError, r"betas\[0\]"),
+        (lambda: fastopt.RAdam(eps=-1.0), ValueError, "eps"),
+        (lambda: fastopt.Adamax(betas=0.9), TypeError, "betas"),
+        (lambda: fastopt.Adamax(weight_decay=np.nan), ValueError, "weight_decay"),
+        (lambda: fastopt.Adadelta(rho=1.5), ValueError, "rho"),
+        (lambda: fastopt.Adadelta(lr=0.0), ValueError, "lr"),
+        (lambda: fastopt.Rprop(etas=(1.2, 0.5)), ValueError, "etas"),
+        (lambda: fastopt.Rprop(etas=(0.5, 1.0)), ValueError, "etas"),
+        (lambda: fastopt.Rprop(etas=(0.0, 1.2)), ValueError, r"etas\[0\]"),
+        (lambda: fastopt.Rprop(step_sizes=(1.0, 0.1)), ValueError, "step_sizes"),
+        (lambda: fastopt.Rprop(step_sizes=(1e-6,)), TypeError, "step_sizes"),
+        (lambda: fastopt.Rprop(weight_decay=0.1), TypeError, "weight_decay"),
+        (lambda: fastopt.Lion(betas=(0.9, 1.5)), ValueError, r"betas\[1\]"),
+        (lambda: fastopt.Lion(weight_decay=-0.1), ValueError, "weight_decay"),
+        (lambda: fastopt.Lion(eps=1e-8), TypeError, "eps"),
+        (lambda: fastopt.Ranger(lookahead_k=0), ValueError, "lookahead_k"),
+        (lambda: fastopt.Ranger(lookahead_alpha=2.0), ValueError, "lookahead_alpha"),
+        (lambda: fastopt.Ranger(gc="both"), ValueError, "gc"),
     ],
 )
 def test_bad_hyperparameter(make, exc, match):
@@ -1417,7 +1543,7 @@ def test_fill_initial_buffers_writes_what_init_starts_from(info):
     state = opt.init(make_params(), LAYOUT)
     rows = len(opt.buffer_names)
     taller = np.full((rows + 2, LAYOUT.size), 7.0)  # a grid's block: as tall as its tallest
-    opt.fill_initial_buffers(taller)
+    opt.fill_initial_buffers(taller, make_params())  # Lookahead's slow weights copy them
     np.testing.assert_array_equal(taller[:rows], state.buffers)
     np.testing.assert_array_equal(taller[rows:], 7.0)  # not this optimizer's rows
     ref_state = info.reference(**info.rich).init(LAYOUT.views(make_params()))

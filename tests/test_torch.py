@@ -6,6 +6,7 @@ implementation (``foreach=False``); gradient centralization is emulated on torch
 with the published per-output centralization (:class:`TorchGC`).
 """
 
+import contextlib
 import copy
 import inspect
 import io
@@ -91,6 +92,18 @@ def train(model, opt, data, *, set_to_none=True, scheduler=None, each=None, befo
             each(i)
 
 
+@contextlib.contextmanager
+def default_dtype(dtype):
+    """torch keeps NAdam's mu_product in its default dtype (fastopt in float64): make it the
+    model's, for comparisons at float64's precision."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
 def assert_same_params(ours, theirs, dtype=torch.float32, **kwargs):
     for (name, a), b in zip(ours.named_parameters(), theirs.parameters(), strict=True):
         assert a.dtype == b.dtype
@@ -132,7 +145,7 @@ class TorchGC:
         before = {}
         for group, gc, p in self._rows():
             if gc == "grad":
-                wd = group["weight_decay"] if self.l2 else 0.0
+                wd = group.get("weight_decay", 0.0) if self.l2 else 0.0
                 p.grad = centralize(p.grad + wd * p) - wd * p
             else:
                 before[p] = p.detach().clone()
@@ -146,7 +159,7 @@ def torch_twin(info, kwargs, model, gc=None, conv_only=False, params=None):
     opt = info.torch_class()(
         model.parameters() if params is None else params, foreach=False, **kwargs
     )
-    return TorchGC(opt, gc, conv_only, l2=info.l2_weight_decay)
+    return TorchGC(opt, gc, conv_only, l2=info.l2_weight_decay(kwargs))
 
 
 def adapter(info):
@@ -158,17 +171,21 @@ def ours_kwargs(info, kwargs):
 
 
 # --- classes and signatures ---------------------------------------------------------------
-def test_every_torch_named_optimizer_has_an_adapter():
+def test_every_optimizer_has_an_adapter():
     named = {cls.spec.torch for cls in REGISTRY.values() if cls.spec.torch}
-    assert set(ft.ADAPTERS) == named
+    own = {cls.__name__ for cls in REGISTRY.values() if cls.spec.torch is None}
+    assert {"Lion", "Ranger", "LookaheadAdam", "LookaheadSGD"} <= own
+    assert set(ft.ADAPTERS) == named | own
     assert ft.SGD.fastopt_class is fastopt.SGD  # not the Momentum variant
+    for name in own:
+        assert ft.ADAPTERS[name].fastopt_class.__name__ == name
     for name, cls in ft.ADAPTERS.items():
         assert issubclass(cls, torch.optim.Optimizer)
         assert getattr(ft, name) is cls
         assert cls.__name__ == name
 
 
-@pytest.mark.parametrize("name", sorted(ft.ADAPTERS))
+@pytest.mark.parametrize("name", sorted(n for n in ft.ADAPTERS if hasattr(torch.optim, n)))
 def test_signature_is_torchs(name):
     ours = inspect.signature(ft.ADAPTERS[name]).parameters
     theirs = inspect.signature(getattr(torch.optim, name)).parameters
@@ -208,6 +225,11 @@ def test_import_fastopt_does_not_import_torch():
     [pytest.param(i, k, id=option_id(i, k)) for i in TORCH_CASES for k in i.options],
 )
 def test_trajectory_matches_torch(info, kwargs, gc, dtype):
+    with default_dtype(dtype):
+        _trajectory_matches_torch(info, kwargs, gc, dtype)
+
+
+def _trajectory_matches_torch(info, kwargs, gc, dtype):
     model = make_model(dtype)
     twin = copy.deepcopy(model)
     opt = adapter(info)(model.parameters(), **ours_kwargs(info, kwargs), gc=gc)
@@ -220,6 +242,64 @@ def test_trajectory_matches_torch(info, kwargs, gc, dtype):
     assert any(
         not torch.equal(a, b) for a, b in zip(model.parameters(), moved.parameters(), strict=True)
     )
+
+
+OWN_CASES = [info for info in CASES if info.torch_name is None]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in ft.ADAPTERS if not hasattr(torch.optim, n)))
+def test_signature_of_an_optimizer_torch_lacks_is_fastopts(name):
+    cls = ft.ADAPTERS[name]
+    spec = cls.fastopt_class.spec
+    parameters = inspect.signature(cls).parameters
+    assert [n for n, p in parameters.items() if p.kind is p.POSITIONAL_OR_KEYWORD] == [
+        "params", "lr"]  # fmt: skip
+    for h in spec.hyperparameters:
+        default = inspect.Parameter.empty if h.name not in spec.defaults else spec.defaults[h.name]
+        assert parameters[h.name].default == default, h.name
+    assert parameters["gc"].default == spec.gc
+    group = cls([nn.Parameter(torch.ones(3))], **({"lr": 0.1} if "lr" not in spec.defaults
+                                                  else {})).param_groups[0]  # fmt: skip
+    assert {n: group[n] for n in spec.defaults} == spec.defaults
+
+
+class ReferenceTwin:
+    """``fastopt.reference``'s optimizer stepping a torch model's parameters (as NumPy)."""
+
+    def __init__(self, model, reference):
+        self.params = dict(model.named_parameters())
+        self.reference = reference
+        self.arrays = {n: p.detach().numpy().copy() for n, p in self.params.items()}
+        self.state = reference.init(self.arrays)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params.values():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        grads = {n: p.grad.numpy().copy() for n, p in self.params.items()}
+        self.reference.step(self.arrays, grads, self.state)
+        for n, p in self.params.items():
+            p.copy_(torch.from_numpy(self.arrays[n]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("gc", GC_MODES, ids=["gc=None", "gc=grad", "gc=update"])
+@pytest.mark.parametrize(
+    "info,kwargs",
+    [pytest.param(i, k, id=option_id(i, k)) for i in OWN_CASES for k in i.options],
+)
+def test_trajectory_of_an_optimizer_torch_lacks_matches_the_reference(info, kwargs, gc, dtype):
+    model = make_model(dtype)
+    twin = copy.deepcopy(model)
+    opt = ft.ADAPTERS[info.name](model.parameters(), **kwargs, gc=gc)
+    data = batches(dtype=dtype)
+    train(model, opt, data)
+    train(twin, ReferenceTwin(twin, info.reference(**kwargs, gc=gc)), data)
+    assert_same_params(model, twin, dtype)
+    assert any(not torch.equal(a, b) for a, b in
+               zip(model.parameters(), make_model(dtype).parameters(), strict=True))  # fmt: skip
 
 
 @pytest.mark.parametrize("gc", ["grad", "update"])
@@ -245,11 +325,12 @@ def test_gc_conv_only_centralizes_conv_weights_alone(info, gc):
 def test_maximize(info):
     model = make_model(torch.float64)
     twin = copy.deepcopy(model)
-    opt = adapter(info)(model.parameters(), **ours_kwargs(info, info.rich), maximize=True)
-    theirs = torch_twin(info, {**info.rich, "maximize": True}, twin)
-    data = batches(dtype=torch.float64)
-    train(model, opt, data)
-    train(twin, theirs, data)
+    with default_dtype(torch.float64):
+        opt = adapter(info)(model.parameters(), **ours_kwargs(info, info.rich), maximize=True)
+        theirs = torch_twin(info, {**info.rich, "maximize": True}, twin)
+        data = batches(dtype=torch.float64)
+        train(model, opt, data)
+        train(twin, theirs, data)
     assert_same_params(model, twin, torch.float64)
 
 

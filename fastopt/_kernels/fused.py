@@ -88,9 +88,11 @@ _KERNEL_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
 
 _ROWS: dict = {}
 _COEFFICIENTS: dict = {}
+_FINISH: dict = {}
 
 
-def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients) -> None:
+def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficients,
+             finish=None) -> None:  # fmt: skip
     """Make the drivers and ``fill_coefficients_of`` call an optimizer's own functions.
 
     ``rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back) -> (total, ahead)``: the
@@ -105,8 +107,10 @@ def register(coefficient_dtype: np.dtype, hyper_dtype: np.dtype, rows, coefficie
     hyper_type = numba.from_dtype(hyper_dtype)
     if coefficient_dtype.names[:2] != COMMON_COEFFICIENTS:
         raise ValueError(f"coefficients must start with {COMMON_COEFFICIENTS}")
-    for table, key, fn in ((_ROWS, coefficient_type, rows), (_COEFFICIENTS, hyper_type,
-                                                              coefficients)):  # fmt: skip
+    tables = [(_ROWS, coefficient_type, rows), (_COEFFICIENTS, hyper_type, coefficients)]
+    if finish is not None:
+        tables.append((_FINISH, coefficient_type, finish))
+    for table, key, fn in tables:
         if table.get(key, fn) is not fn:
             raise ValueError(f"record {key} is registered to another optimizer already")
         table[key] = fn
@@ -138,6 +142,23 @@ def _fill_coefficients_of(h, t, lr, c):
 
     def impl(h, t, lr, c):
         coefficients(h, t, lr, c)
+
+    return impl
+
+
+def finish_chunk(c, p, S, lo, hi):
+    """The registered optimizer's epilogue of a stepped chunk (most have none); kernels only."""
+    raise NotImplementedError
+
+
+@overload(finish_chunk, inline="always")
+def _finish_chunk(c, p, S, lo, hi):
+    finish = _FINISH.get(c) if isinstance(c, types.Record) else None
+    if finish is None:
+        return lambda c, p, S, lo, hi: None
+
+    def impl(c, p, S, lo, hi):
+        finish(c, p, S, lo, hi)
 
     return impl
 
@@ -314,15 +335,18 @@ def _step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
 
     def plain(c, p, g, S, lo, hi, gc_row_length, gc_mode):
         plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
+        finish_chunk(c, p, S, lo, hi)
 
     def grad(c, p, g, S, lo, hi, gc_row_length, gc_mode):
         grad_rows(c, p, g, S, lo, hi, gc_row_length)
+        finish_chunk(c, p, S, lo, hi)
 
     def update(c, p, g, S, lo, hi, gc_row_length, gc_mode):
         if gc_row_length > 0:
             update_rows(c, p, g, S, lo, hi, gc_row_length)
         else:
             plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
+        finish_chunk(c, p, S, lo, hi)
 
     def any_mode(c, p, g, S, lo, hi, gc_row_length, gc_mode):
         if gc_mode == GC_GRAD:
@@ -331,6 +355,7 @@ def _step_chunk(c, p, g, S, lo, hi, gc_row_length, gc_mode):
             update_rows(c, p, g, S, lo, hi, gc_row_length)
         else:
             plain_rows(c, p, g, S, lo, hi, p.dtype.type(0.0))
+        finish_chunk(c, p, S, lo, hi)
 
     return {GC_NONE: plain, GC_GRAD: grad, GC_UPDATE: update}.get(mode, any_mode)
 

@@ -5,16 +5,22 @@ toy problem until the loss is below 0.1 (or a step cap), over several seeds. The
 notebook and data are lost; the stand-in is d2l's synthetic linear regression (1000 samples,
 ``y = 2 x1 - 3.4 x2 + 4.2 + noise``, MSE), learned by a linear model (``problem="linear"``) or
 a small ReLU MLP (``problem="mlp"``). Training is full batch, so a run is reproducible exactly.
+
+``optimizers=`` (``fastopt compare --optimizers``) puts any optimizer ``fastopt.sweep`` accepts
+in place of the assignment's four, on the same learning-rate grid.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fastopt import plan
 from fastopt.data import linear
 from fastopt.mlp import MLP
 from fastopt.plot import pyplot, save, write_csv
@@ -22,6 +28,7 @@ from fastopt.results import SweepResult
 from fastopt.sweep import sweep
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+"""The assignment's optimizers: the default of ``optimizers=``."""
 LEARNING_RATES = (0.001, 0.01, 0.1, 1.0)
 TARGET = 0.1
 Y_CAP = 30.0
@@ -35,6 +42,58 @@ ASSIGNMENT = {
     "then reaches the target in ~65 steps",
     "adam": "converges at all four rates; the larger the rate, the faster",
 }
+
+#: How the report's title names the assignment's optimizers; any other keeps its sweep name.
+TITLE_NAMES = {"sgd": "SGD", "momentum": "momentum", "rmsprop": "RMSprop", "adam": "Adam"}
+
+PANELS_PER_ROW = 4
+"""Columns of the figure's grid of panels (one panel per optimizer)."""
+
+
+def check_optimizers(
+    optimizers: str | Sequence[str], argument: str = "optimizers"
+) -> tuple[str, ...]:
+    """The optimizer names of a comparison, checked against ``fastopt.plan.OPTIMIZER_NAMES``.
+
+    Parameters
+    ----------
+    optimizers : str or sequence of str
+        Names ``fastopt.sweep`` accepts (one name alone is a list of one), at least one, each
+        once: a duplicate is refused (it would train and count its runs twice).
+    argument : str
+        The argument to name in errors (``"--optimizers"`` on the command line).
+
+    Returns
+    -------
+    tuple of str
+        The names, in the order given.
+
+    Raises
+    ------
+    TypeError
+        Not a name or a sequence of names.
+    ValueError
+        No name, an unknown name (the message lists the known ones) or a name given twice.
+    """
+    if isinstance(optimizers, str):
+        optimizers = [optimizers]
+    if not isinstance(optimizers, Sequence):
+        raise TypeError(f"{argument}: expected a list of optimizer names, got {optimizers!r}")
+    names = tuple(optimizers)
+    if not names:
+        raise ValueError(f"{argument}: give at least one optimizer name")
+    known = plan.OPTIMIZER_NAMES  # read now: new optimizers register there
+    seen = set()
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{argument}: expected optimizer names (str), got {name!r}")
+        if name not in known:
+            raise ValueError(f"{argument}: unknown optimizer {name!r}; known: "
+                             f"{', '.join(sorted(known))}")  # fmt: skip
+        if name in seen:
+            raise ValueError(f"{argument}: {name!r} is given twice")
+        seen.add(name)
+    return names
 
 
 def model_for(problem: str) -> MLP:
@@ -57,12 +116,26 @@ class Comparison:
     problem : str
     seeds : list of int
     max_steps : int
+    optimizers : tuple of str
+        The optimizers compared, in order (by default those of ``result``, in its order).
     """
 
     result: SweepResult
     problem: str
     seeds: list[int]
     max_steps: int
+    optimizers: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.optimizers is None:
+            self.optimizers = tuple(dict.fromkeys(self.result["optimizer"].tolist()))
+        else:
+            self.optimizers = tuple(self.optimizers)
+
+    @property
+    def lrs(self) -> list[float]:
+        """The learning rates of the runs, ascending."""
+        return sorted(set(self.result["lr"].tolist()))
 
     def cell(self, optimizer: str, lr: float) -> dict:
         """Summary of one optimizer at one rate over the seeds.
@@ -108,18 +181,18 @@ class Comparison:
 
     def table_markdown(self) -> str:
         """Steps to the target per optimizer (rows) and learning rate (columns)."""
-        lrs = sorted(set(self.result["lr"].tolist()))
+        lrs = self.lrs
         lines = ["| optimizer | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " |"]
         lines.append("|---" * (len(lrs) + 1) + "|")
-        for opt in OPTIMIZERS:
+        for opt in self.optimizers:
             lines.append(f"| {opt} | " + " | ".join(self.label(opt, lr) for lr in lrs) + " |")
         return "\n".join(lines)
 
     def findings(self) -> dict[str, str]:
         """One sentence per optimizer: what was measured, beside what the assignment says."""
-        lrs = sorted(set(self.result["lr"].tolist()))
+        lrs = self.lrs
         out = {}
-        for opt in OPTIMIZERS:
+        for opt in self.optimizers:
             parts = []
             for lr in lrs:
                 c = self.cell(opt, lr)
@@ -133,8 +206,13 @@ class Comparison:
         return out
 
     def momentum_note(self) -> str:
-        """Whether momentum is insensitive to the rate here, and why (the assignment's claim)."""
-        lrs = sorted(set(self.result["lr"].tolist()))
+        """Whether momentum is insensitive to the rate here, and why (the assignment's claim).
+
+        Empty when momentum is not among the optimizers compared.
+        """
+        if "momentum" not in self.optimizers:
+            return ""
+        lrs = self.lrs
         cells = {lr: self.cell("momentum", lr) for lr in lrs}
         reached = {lr: c["steps"] for lr, c in cells.items() if c["reached"] == c["runs"]}
         if not reached:
@@ -163,6 +241,7 @@ def compare(
     seed: int = 0,
     max_steps: int = 10000,
     n_samples: int = 1000,
+    optimizers: str | Sequence[str] = OPTIMIZERS,
     progress: bool | None = None,
 ) -> Comparison:
     """Run the comparison.
@@ -179,33 +258,55 @@ def compare(
         Step cap for runs that neither reach the target nor diverge.
     n_samples : int
         Size of the data set (1000 as in d2l).
+    optimizers : str or sequence of str
+        The optimizers to compare, by their ``fastopt.sweep`` names
+        (``fastopt.plan.OPTIMIZER_NAMES``), in the order the table and figure show them;
+        default the assignment's four. Each trains at the same four learning rates, so one
+        whose useful rates lie elsewhere (``lion``'s default is 1e-4) shows as slow or
+        diverged there. A duplicate is refused.
     progress : bool, optional
         Progress bar (default: on a terminal).
     """
+    optimizers = check_optimizers(optimizers)
+    model = model_for(problem)
     X, Y = linear(n=n_samples, seed=seed)
     result = sweep(
-        model_for(problem), X, Y, optimizer=list(OPTIMIZERS), lr=list(LEARNING_RATES),
+        model, X, Y, optimizer=list(optimizers), lr=list(LEARNING_RATES),
         seed=list(range(seed, seed + seeds)), steps=max_steps, stop_below=TARGET,
         progress=progress,
     )  # fmt: skip
-    return Comparison(result, problem, list(range(seed, seed + seeds)), max_steps)
+    return Comparison(result, problem, list(range(seed, seed + seeds)), max_steps, optimizers)
 
 
 def plot_curves(comparison: Comparison):
-    """One panel per optimizer, a curve per learning rate (first seed), y capped at 30."""
+    """One panel per optimizer, a curve per learning rate (first seed), y capped at 30.
+
+    The panels fill rows of up to four, in the comparison's order.
+    """
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(OPTIMIZERS), figsize=(16, 4), sharey=True,
-                             layout="constrained")  # fmt: skip
+    n = len(comparison.optimizers)
+    ncols = min(n, PANELS_PER_ROW)
+    nrows = math.ceil(n / PANELS_PER_ROW)
+    # Four panels: 16 x 4 inches, as always; at least 8 wide, for the title.
+    fig, grid = plt.subplots(nrows, ncols, figsize=(max(4 * ncols, 8), 4 * nrows), sharey=True,
+                             squeeze=False, layout="constrained")  # fmt: skip
+    axes = grid.ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
     first = comparison.seeds[0]
-    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(LEARNING_RATES)))
-    for ax, opt in zip(axes, OPTIMIZERS, strict=True):
-        for color, lr in zip(colors, LEARNING_RATES, strict=True):
+    lrs = comparison.lrs
+    steps = comparison.result.steps
+    colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(lrs)))
+    for ax, opt in zip(axes, comparison.optimizers, strict=False):
+        for color, lr in zip(colors, lrs, strict=True):
             runs = comparison.result.select(optimizer=opt, lr=lr, seed=first)
             curve = runs.curves[0]
-            steps = comparison.result.steps
             keep = ~np.isnan(curve)
-            shown = np.minimum(curve[keep], Y_CAP * 1.5)  # draw diverging runs off the top
             label = f"lr {lr:g}: {comparison.label(opt, lr)}"
+            if not keep.any():  # no finite record at all: only the legend can say so
+                ax.plot([], [], color=color, label=label, lw=1.6)
+                continue
+            shown = np.minimum(curve[keep], Y_CAP * 1.5)  # draw diverging runs off the top
             ax.plot(steps[keep] + 1, shown, color=color, label=label, lw=1.6)
             if runs["diverged"][0]:
                 ax.plot(steps[keep][-1] + 1, min(shown[-1], Y_CAP * 0.98), "x", color=color,
@@ -216,10 +317,17 @@ def plot_curves(comparison: Comparison):
         ax.set_title(opt)
         ax.set_xlabel("step + 1")
         ax.legend(fontsize=7, loc="upper right")
-    axes[0].set_ylabel("training loss (MSE), capped at 30")
+    for row in grid:
+        row[0].set_ylabel("training loss (MSE), capped at 30")
     fig.suptitle(f"Q4: optimizers x learning rates, {comparison.problem} problem "
                  f"(target {TARGET}, x = diverged)")  # fmt: skip
     return fig
+
+
+def _title(optimizers: Sequence[str]) -> str:
+    """The optimizers as the report's title names them: "SGD, momentum, RMSprop and Adam"."""
+    names = [TITLE_NAMES.get(opt, opt) for opt in optimizers]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def write(comparison: Comparison, out: str | os.PathLike) -> dict[str, Path]:
@@ -233,7 +341,7 @@ def write(comparison: Comparison, out: str | os.PathLike) -> dict[str, Path]:
     findings = comparison.findings()
     r = comparison.result
     lines = [
-        f"# Q4: SGD, momentum, RMSprop and Adam across learning rates ({comparison.problem})",
+        f"# Q4: {_title(comparison.optimizers)} across learning rates ({comparison.problem})",
         "",
         f"d2l's synthetic linear regression (y = 2 x1 - 3.4 x2 + 4.2 + noise, MSE), full batch, "
         f"{len(comparison.seeds)} weight seeds, target loss {TARGET}, at most "
@@ -248,10 +356,20 @@ def write(comparison: Comparison, out: str | os.PathLike) -> dict[str, Path]:
         "## The assignment's observations against these runs",
         "",
     ]
-    for opt in OPTIMIZERS:
-        lines.append(f"- **{opt}**: the assignment saw *{ASSIGNMENT[opt]}*. Measured: "
-                     f"{findings[opt]}.")  # fmt: skip
-    lines += ["", comparison.momentum_note(), "", "Every run is in `runs.csv`."]
+    for opt in comparison.optimizers:
+        if opt in ASSIGNMENT:
+            lines.append(f"- **{opt}**: the assignment saw *{ASSIGNMENT[opt]}*. Measured: "
+                         f"{findings[opt]}.")  # fmt: skip
+        else:
+            lines.append(f"- **{opt}** (not in the assignment). Measured: {findings[opt]}.")
+    if any(opt not in ASSIGNMENT for opt in comparison.optimizers):
+        lines += ["", "Every optimizer trains at the assignment's four learning rates: one "
+                  "whose useful rates lie elsewhere, or whose lr means something else (a first "
+                  "step size, a multiplier of an adaptive step), shows that here as slow, "
+                  "diverged or not-reached runs."]  # fmt: skip
+    note = comparison.momentum_note()
+    lines += ["", note] if note else []
+    lines += ["", "Every run is in `runs.csv`."]
     report = out / "report.md"
     report.write_text("\n".join(lines) + "\n")
     return {"figure": figure, "csv": csv_path, "report": report}

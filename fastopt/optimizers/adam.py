@@ -11,9 +11,9 @@ from numba import njit
 
 from fastopt._kernels.fused import gc_tally
 from fastopt._kernels.rules import decayed, ema
-from fastopt._validate import check_bool, check_fraction, check_nonnegative
+from fastopt._validate import check_bool, check_nonnegative
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr
+from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_betas, check_lr
 
 
 @njit(inline="always")
@@ -78,17 +78,13 @@ def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
     )
 
 
-def _betas(name: str, value: object) -> tuple[float, float]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
-    return check_fraction(f"{name}[0]", value[0]), check_fraction(f"{name}[1]", value[1])
-
-
 SPEC = OptimizerSpec(
     name="adam",
     hyperparameters=(
         Hyper("lr", 1e-3, check_lr, kernel=()),
-        Hyper("betas", (0.9, 0.999), _betas, kernel=("beta1", "beta2"), axis="pair of numbers"),
+        Hyper(
+            "betas", (0.9, 0.999), check_betas, kernel=("beta1", "beta2"), axis="pair of numbers"
+        ),
         Hyper("eps", 1e-8, check_nonnegative),
         Hyper("weight_decay", 0.0, check_nonnegative),
         Hyper("amsgrad", False, check_bool, axis="bool"),

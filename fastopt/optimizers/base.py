@@ -20,7 +20,7 @@ from fastopt._kernels import fused as _k
 from fastopt._npz import ArchiveError, NpzReader, expect, expect_text
 from fastopt._validate import check_bool, check_int
 from fastopt.layout import FLOAT_DTYPES, Layout
-from fastopt.optimizers.spec import REQUIRED, OptimizerSpec
+from fastopt.optimizers.spec import PARAMS, REQUIRED, OptimizerSpec
 from fastopt.schedules import MAX_STEP, Schedule
 
 GC_MODES = {None: _k.GC_NONE, "grad": _k.GC_GRAD, "update": _k.GC_UPDATE}
@@ -218,11 +218,14 @@ class Optimizer:
                               else h.default)
             for h in spec.hyperparameters
         ]  # fmt: skip
-        parameters.append(inspect.Parameter("gc", inspect.Parameter.KEYWORD_ONLY, default=None))
+        parameters.append(inspect.Parameter("gc", inspect.Parameter.KEYWORD_ONLY,
+                                            default=spec.gc))  # fmt: skip
         cls.__signature__ = inspect.Signature(parameters)
 
-    def __init__(self, *, gc: str | None = None, **hyperparameters: object):
+    def __init__(self, *, gc: object = REQUIRED, **hyperparameters: object):
         spec = self.spec
+        if gc is REQUIRED:  # not given: the spec's default (None but for Ranger)
+            gc = spec.gc
         hp = spec.validate(hyperparameters)
         # Test the type first: an unhashable gc (a list) would fail the lookup with a
         # message that does not name it, and True == 1 must not pass for a mode.
@@ -278,7 +281,7 @@ class Optimizer:
         check_int("t", t, 0, MAX_STEP)
         return self.lr
 
-    def fill_initial_buffers(self, buffers: np.ndarray) -> None:
+    def fill_initial_buffers(self, buffers: np.ndarray, params: np.ndarray | None = None) -> None:
         """Write each state buffer's starting value, in place.
 
         What :meth:`init` does to a new state, for callers that keep buffers of their own
@@ -288,9 +291,12 @@ class Optimizer:
         ----------
         buffers : ndarray of shape (n_rows, n)
             Float32 or float64, writeable; ``n_rows >= len(buffer_names)``. Row ``i`` is set
-            to the start of buffer ``buffer_names[i]`` (zero, or Adagrad's
-            ``initial_accumulator_value``); rows past ``len(buffer_names)`` are left as they
+            to the start of buffer ``buffer_names[i]`` (zero, Adagrad's
+            ``initial_accumulator_value``, Rprop's ``lr``, or a copy of ``params`` for
+            Lookahead's ``slow_params``); rows past ``len(buffer_names)`` are left as they
             are (a grid's state block is as tall as its tallest optimizer's).
+        params : ndarray of shape (n,), optional
+            The parameters the state is for; needed when a buffer starts as their copy.
         """
         n_buffers = len(self.buffer_names)
         if not isinstance(buffers, np.ndarray):
@@ -303,8 +309,15 @@ class Optimizer:
             )
         if not buffers.flags.writeable:
             raise ValueError("buffers is read-only: it is filled in place")
-        for row, value in zip(buffers, self.spec.initial_values(self._hp), strict=False):
-            row[...] = value
+        initial = self.spec.initial_values(self._hp)
+        if any(value is PARAMS for value in initial):
+            if not isinstance(params, np.ndarray) or params.shape != buffers.shape[1:]:
+                raise ValueError(
+                    f"{self.name} starts a buffer as a copy of the parameters: give params, "
+                    f"an array of shape {buffers.shape[1:]}"
+                )
+        for row, value in zip(buffers, initial, strict=False):
+            row[...] = params if value is PARAMS else value
 
     def init(self, params: np.ndarray, layout: Layout) -> OptimizerState:
         """Allocate this optimizer's state for ``params``.
@@ -325,7 +338,7 @@ class Optimizer:
             raise TypeError(f"layout must be a fastopt.Layout, got {type(layout).__name__}")
         params = _check_params(params, layout)
         buffers = np.empty((len(self.buffer_names), layout.size), dtype=params.dtype)
-        self.fill_initial_buffers(buffers)
+        self.fill_initial_buffers(buffers, params)
         return OptimizerState(self.name, layout, self.buffer_names, buffers, 0, params)
 
     def step(
@@ -388,7 +401,9 @@ class Optimizer:
         t = state.step
         coef = state._coefficients
         if coef is None or coef.dtype != self.spec.coefficient_dtype:
-            coef = state._coefficients = np.empty(1, dtype=self.spec.coefficient_dtype)
+            # Zeros: a record that carries something from step to step (NAdam's product of
+            # momentum factors) starts from nothing and recomputes it.
+            coef = state._coefficients = np.zeros(1, dtype=self.spec.coefficient_dtype)
         lr = self._hp["lr"]  # not self.lr: __getattr__ costs a microsecond on every step
         if isinstance(lr, Schedule):
             lr = lr(t)  # t checked above

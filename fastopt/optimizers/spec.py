@@ -30,16 +30,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from fastopt._kernels import fused
-from fastopt._validate import check_positive
+from fastopt._validate import check_fraction, check_positive
 from fastopt.schedules import Schedule
 
 REQUIRED = object()
 """Default of a hyperparameter that must be given (SGD's ``lr``)."""
 
+PARAMS = object()
+"""A buffer's starting value that is a copy of the parameters (Lookahead's slow weights)."""
+
 
 def check_lr(name: str, value: object) -> float | Schedule:
     """A learning rate: a :mod:`fastopt.schedules` schedule, or a finite number > 0."""
     return value if isinstance(value, Schedule) else check_positive(name, value)
+
+
+def check_betas(name: str, value: object) -> tuple[float, float]:
+    """A pair ``(beta1, beta2)`` of decay rates, each in [0, 1)."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
+    return check_fraction(f"{name}[0]", value[0]), check_fraction(f"{name}[1]", value[1])
 
 
 @dataclass(frozen=True)
@@ -101,11 +111,23 @@ class OptimizerSpec:
     constants : mapping
         Kernel fields fixed by this optimizer (AdamW: ``decoupled = 1``).
     initial : callable, optional
-        ``initial(hp) -> tuple of float``: each buffer's starting value (default zeros).
+        ``initial(hp) -> tuple``: each buffer's starting value, a float or :data:`PARAMS`
+        (a copy of the parameters); default zeros.
     check : callable, optional
         ``check(hp)``: checks across hyperparameters (``nesterov`` needs ``momentum``).
     torch : str, optional
         The ``torch.optim`` class of the same update, if any.
+    derived : mapping, optional
+        Kernel fields computed from the checked hyperparameters: ``{field: f(hp) -> float}``
+        (Lookahead's row of the slow weights, after however many buffers its inner keeps).
+    finish : numba function, optional
+        ``finish(c, p, S, lo, hi)``, run on a chunk once its step is complete (GC included);
+        see :func:`fastopt._kernels.fused.register`.
+    gc : {None, "grad", "update"}
+        The default gradient-centralization mode (Ranger's is ``"grad"``).
+    sources : tuple of functions
+        Further functions whose modules' source is stamped into the coefficient record (a
+        spec built from another's functions: see :attr:`coefficient_dtype`).
     """
 
     name: str
@@ -118,13 +140,17 @@ class OptimizerSpec:
     initial: Callable[[dict], tuple[float, ...]] | None = None
     check: Callable[[dict], None] | None = None
     torch: str | None = None
+    derived: Mapping[str, Callable[[dict], float]] = field(default_factory=dict)
+    finish: Callable | None = None
+    gc: str | None = None
+    sources: tuple[Callable, ...] = ()
 
     def __post_init__(self) -> None:
         names = [h.name for h in self.hyperparameters]
         if names[:1] != ["lr"] or len(set(names)) != len(names) or "gc" in names:
             raise ValueError(f"{self.name}: hyperparameters must start with lr, unique, no gc")
         fused.register(self.coefficient_dtype, self.hyper_dtype, self.rows,
-                       self.fill_coefficients)  # fmt: skip
+                       self.fill_coefficients, self.finish)  # fmt: skip
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -141,20 +167,24 @@ class OptimizerSpec:
         """The kernel's hyperparameter record: one float64 field per kernel field."""
         fields = [f for h in self.hyperparameters for f in h.kernel_fields]
         fields += [name for name in self.constants if name not in fields]
+        fields += [name for name in self.derived if name not in fields]
         return np.dtype([(f, np.float64) for f in fields])
 
     @functools.cached_property
     def coefficient_dtype(self) -> np.dtype:
         """The kernel's coefficient record: ``lr``, ``wd``, this optimizer's own, a stamp.
 
-        The last field (never read) is named after a digest of the module that defines the
-        element loop. Numba's on-disk cache checks only the source file of the function it
-        caches (the shared drivers in ``fused.py``): without the stamp, an edited loop would
+        The last field (never read) is named after a digest of the modules that define the
+        element loop, the coefficients and the chunk epilogue. Numba's on-disk cache checks
+        only the source file of the function it caches (the shared drivers in
+        ``fused.py``): without the stamp, an edited loop would
         keep running from a driver cached before the edit. With it, the edit changes the
         record type, hence the signature, and the driver is compiled anew.
         """
         names = fused.COMMON_COEFFICIENTS + tuple(self.coefficients)
-        return np.dtype([(f, np.float64) for f in names] + [(_source_stamp(self.rows), "u1")])
+        functions = (self.rows, self.fill_coefficients, self.finish, *self.sources)
+        stamp = _source_stamp(tuple(f for f in functions if f is not None))
+        return np.dtype([(f, np.float64) for f in names] + [(stamp, "u1")])
 
     def validate(self, kwargs: Mapping[str, object]) -> dict[str, object]:
         """Checked hyperparameters: ``kwargs`` over the defaults, each through its check.
@@ -186,18 +216,23 @@ class OptimizerSpec:
                 record[name] = float(value)
         for name, value in self.constants.items():
             record[name] = value
+        for name, value_of in self.derived.items():
+            record[name] = float(value_of(hp))
         record.setflags(write=False)
         return record
 
-    def initial_values(self, hp: Mapping[str, object]) -> tuple[float, ...]:
-        """Each buffer's starting value."""
+    def initial_values(self, hp: Mapping[str, object]) -> tuple[object, ...]:
+        """Each buffer's starting value: a float, or :data:`PARAMS`."""
         n = len(self.buffers(hp))
         return (0.0,) * n if self.initial is None else tuple(self.initial(hp))
 
     def variant(self, name: str, defaults: Mapping[str, object] | None = None,
                 constants: Mapping[str, float] | None = None,
-                torch: str | None = None) -> OptimizerSpec:  # fmt: skip
-        """The same kernel under another name, with other defaults or fixed kernel fields."""
+                torch: str | None = None, gc: object = REQUIRED) -> OptimizerSpec:  # fmt: skip
+        """The same kernel under another name, with other defaults or fixed kernel fields.
+
+        ``gc``: another default GC mode (left as it is unless given).
+        """
         defaults = dict(defaults or {})
         unknown = sorted(set(defaults) - set(self.names))
         if unknown:
@@ -206,15 +241,20 @@ class OptimizerSpec:
                        else h for h in self.hyperparameters)  # fmt: skip
         return dataclasses.replace(self, name=name, hyperparameters=hypers,
                                    constants={**self.constants, **(constants or {})},
-                                   torch=torch or self.torch)  # fmt: skip
+                                   torch=torch or self.torch,
+                                   gc=self.gc if gc is REQUIRED else gc)  # fmt: skip
 
 
 @functools.cache
-def _source_stamp(rows: Callable) -> str:
-    """``source_<digest>``: 12 hex digits of the source of the module defining ``rows``."""
-    module = sys.modules[getattr(rows, "py_func", rows).__module__]
-    try:
-        source = inspect.getsource(module)
-    except (OSError, TypeError):  # no source file (frozen, interactive): no stamp to take
-        source = module.__name__
-    return "source_" + hashlib.sha256(source.encode()).hexdigest()[:12]
+def _source_stamp(functions: tuple[Callable, ...]) -> str:
+    """``source_<digest>``: 12 hex digits of the sources of the modules defining ``functions``."""
+    digest = hashlib.sha256()
+    names = dict.fromkeys(getattr(f, "py_func", f).__module__ for f in functions)
+    for name in names:
+        module = sys.modules[name]
+        try:
+            source = inspect.getsource(module)
+        except (OSError, TypeError):  # no source file (frozen, interactive): no stamp to take
+            source = module.__name__
+        digest.update(source.encode())
+    return "source_" + digest.hexdigest()[:12]
