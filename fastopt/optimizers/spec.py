@@ -175,14 +175,17 @@ class OptimizerSpec:
         """The kernel's coefficient record: ``lr``, ``wd``, this optimizer's own, a stamp.
 
         The last field (never read) is named after a digest of the modules that define the
-        element loop, the coefficients and the chunk epilogue. Numba's on-disk cache checks
-        only the source file of the function it caches (the shared drivers in
-        ``fused.py``): without the stamp, an edited loop would
-        keep running from a driver cached before the edit. With it, the edit changes the
-        record type, hence the signature, and the driver is compiled anew.
+        element loop, the coefficients and the chunk epilogue, and of ``fused.py`` itself.
+        Numba's on-disk cache checks only the source file of the function it caches (a step
+        kernel of ``fused.py``, the grid trainer of ``grid.py``): without the stamp, an edited
+        loop would keep running from a kernel cached before the edit, and a grid kernel
+        cached before an edit of the drivers could be loaded beside one cached after it (two
+        versions of one symbol: wrong results, or a crash). With it, the edit changes the
+        record type, hence the signature, and the kernel is compiled anew.
         """
         names = fused.COMMON_COEFFICIENTS + tuple(self.coefficients)
-        functions = (self.rows, self.fill_coefficients, self.finish, *self.sources)
+        functions = (fused.register, self.rows, self.fill_coefficients, self.finish,
+                     *self.sources)  # fmt: skip
         stamp = _source_stamp(tuple(f for f in functions if f is not None))
         return np.dtype([(f, np.float64) for f in names] + [(stamp, "u1")])
 
