@@ -1,5 +1,8 @@
 """The optimizer step cases, shared by ``bench/test_optim.py`` and ``bench/optim_bandwidth.py``
-(and so the report): each a zero-argument callable, timed by ``bench.timing.measure``.
+(and so the report): each a zero-argument callable, timed by ``bench.timing.measure``; one
+call is one step, or for Lookahead (and Ranger) one period of ``k`` steps
+(``steps_per_call``). ``check_step`` compares the step each factory builds with its
+reference on a small case: the suite and the report run it before they time.
 
 A case is a size ``n`` (one dense weight of ``n`` entries, rows of 1000) or ``RESNET18``
 (torchvision's ResNet-18: 62 tensors, 11.7M entries, ``resnet18_layout``): the shapes a
@@ -10,11 +13,14 @@ from typing import Literal
 import numpy as np
 
 import fastopt
-from bench.stream_bound import stream_call
+from bench.stream_bound import period, stream_call
 from fastopt import reference
 
-#: name -> (fastopt factory, reference factory, torch class name and kwargs). Each step's
-#: streams (and so its bytes and its memory bound) come from the optimizer itself:
+#: name -> (fastopt factory, reference factory, torch class name and kwargs, or None where
+#: torch has no such optimizer). Each factory takes the GC mode; every other argument is the
+#: optimizer's default but SGD's lr, which has none (Lookahead: k=5, alpha=0.5 around Adam;
+#: Ranger's own defaults, its gc="grad" aside: the bench sets gc itself). Each step's streams
+#: (and so its bytes and its memory bound) come from the optimizer itself:
 #: ``bench.stream_bound.streams``.
 OPTIMIZERS = {
     "sgd": (lambda gc: fastopt.SGD(lr=0.01, gc=gc), lambda gc: reference.SGD(lr=0.01, gc=gc),
@@ -29,11 +35,43 @@ OPTIMIZERS = {
               ("AdamW", {})),
     "adagrad": (lambda gc: fastopt.Adagrad(gc=gc), lambda gc: reference.Adagrad(gc=gc),
                 ("Adagrad", {})),
+    # Issue 15's optimizers. torch's defaults are theirs (lr 2e-3, 1e-3, 2e-3, 1.0, 1e-2).
+    "nadam": (lambda gc: fastopt.NAdam(gc=gc), lambda gc: reference.NAdam(gc=gc),
+              ("NAdam", {})),
+    "radam": (lambda gc: fastopt.RAdam(gc=gc), lambda gc: reference.RAdam(gc=gc),
+              ("RAdam", {})),
+    "adamax": (lambda gc: fastopt.Adamax(gc=gc), lambda gc: reference.Adamax(gc=gc),
+               ("Adamax", {})),
+    "adadelta": (lambda gc: fastopt.Adadelta(gc=gc), lambda gc: reference.Adadelta(gc=gc),
+                 ("Adadelta", {})),
+    "rprop": (lambda gc: fastopt.Rprop(gc=gc), lambda gc: reference.Rprop(gc=gc),
+              ("Rprop", {})),
+    "lion": (lambda gc: fastopt.Lion(gc=gc), lambda gc: reference.Lion(gc=gc), None),
+    "lookahead_adam": (lambda gc: fastopt.Lookahead(fastopt.Adam(gc=gc), k=5, alpha=0.5),
+                       lambda gc: reference.Lookahead(reference.Adam(gc=gc), k=5, alpha=0.5),
+                       None),
+    "ranger": (lambda gc: fastopt.Ranger(gc=gc), lambda gc: reference.Ranger(gc=gc), None),
 }  # fmt: skip
 
-#: torch's fastest CPU implementation per optimizer (issue 3): fused where torch has it.
+ISSUE_15 = ("nadam", "radam", "adamax", "adadelta", "rprop", "lion", "lookahead_adam", "ranger")
+"""The optimizers issue 15 added (their targets: ``bench.report.targets``)."""
+
+#: torch's fastest CPU implementation per optimizer (issue 3): fused where torch has it
+#: (torch 2.13 has no fused NAdam, RAdam, Adamax, Adadelta or Rprop on the CPU).
 TORCH_MODE = {"SGD": "fused", "Adam": "fused", "AdamW": "fused", "RMSprop": "foreach",
-              "Adagrad": "foreach"}  # fmt: skip
+              "Adagrad": "foreach", "NAdam": "foreach", "RAdam": "foreach",
+              "Adamax": "foreach", "Adadelta": "foreach", "Rprop": "foreach"}  # fmt: skip
+
+NO_TORCH = "n.a."
+"""A row's torch mode where torch has no such optimizer (Lion, Lookahead, Ranger)."""
+
+
+def torch_mode(name: str) -> str | None:
+    """torch's implementation ``name`` is timed against ("fused", "foreach"), or None where
+    torch has no such optimizer."""
+    spec = OPTIMIZERS[name][2]
+    return None if spec is None else TORCH_MODE[spec[0]]
+
 
 GC_MODES = [None, "grad", "update"]
 
@@ -106,34 +144,58 @@ def arrays(case: Case, dtype=np.float32, seed: int = 0):
     return rng.standard_normal(size).astype(dtype), rng.standard_normal(size).astype(dtype)
 
 
+def steps_per_call(name: str) -> int:
+    """Optimizer steps in one call of ``name``'s cases: Lookahead's period ``k`` (one call,
+    one synchronization with the slow weights: a median over single steps would miss it),
+    1 for every other optimizer. Per-step times are a call's over this."""
+    return period(OPTIMIZERS[name][0](None))
+
+
 def fastopt_step(name: str, gc, case: Case):
-    """A zero-argument callable taking one fused step on fresh arrays."""
+    """A zero-argument callable taking ``steps_per_call(name)`` fused steps on fresh arrays."""
     layout = layout_for(case)
     params, grads = arrays(case)
     opt = OPTIMIZERS[name][0](gc)
     state = opt.init(params, layout)
-    return lambda: opt.step(params, grads, state)
+    k = steps_per_call(name)
+    if k == 1:
+        return lambda: opt.step(params, grads, state)
+
+    def steps():
+        for _ in range(k):
+            opt.step(params, grads, state)
+
+    return steps
 
 
 def bound_step(name: str, case: Case):
-    """A zero-argument callable moving the streams of ``name``'s step (no GC) over the same
-    chunks and threads: its memory bound (``bench.stream_bound``)."""
+    """A zero-argument callable moving the streams of ``steps_per_call(name)`` steps of
+    ``name`` (no GC) over the same chunks and threads: their memory bound
+    (``bench.stream_bound``)."""
     return stream_call(OPTIMIZERS[name][0](None), layout_for(case))
 
 
 def reference_step(name: str, gc, case: Case):
-    """A zero-argument callable taking one ``fastopt.reference`` step on fresh arrays."""
+    """A zero-argument callable taking ``steps_per_call(name)`` ``fastopt.reference`` steps
+    on fresh arrays."""
     layout = layout_for(case)
     params, grads = arrays(case)
     named_p = {k: v.copy() for k, v in layout.views(params).items()}
     named_g = {k: v.copy() for k, v in layout.views(grads).items()}
     opt = OPTIMIZERS[name][1](gc)
     state = opt.init(named_p)
-    return lambda: opt.step(named_p, named_g, state)
+    k = steps_per_call(name)
+
+    def steps():
+        for _ in range(k):
+            opt.step(named_p, named_g, state)
+
+    return steps
 
 
 def torch_step(name: str, case: Case, gc: bool = False):
-    """A zero-argument callable taking one torch step, or None if torch is not installed.
+    """A zero-argument callable taking one torch step, or None if torch is not installed or
+    has no such optimizer (``OPTIMIZERS[name][2]`` is None: Lion, Lookahead, Ranger).
 
     One ``torch.nn.Parameter`` per tensor of ``layout_for(case)``, each with its shape and its
     own memory, as a model's; torch's fastest CPU implementation (``TORCH_MODE``). With
@@ -141,6 +203,8 @@ def torch_step(name: str, case: Case, gc: bool = False):
     as the official GC code does before its optimizer's update (``grad -= grad.mean(dim=(1,
     ..., dim - 1), keepdim=True)``, the ``gc="grad"`` semantics), tensor by tensor.
     """
+    if OPTIMIZERS[name][2] is None:
+        return None
     try:
         import torch
     except ImportError:
@@ -165,3 +229,42 @@ def torch_step(name: str, case: Case, gc: bool = False):
             opt.step()
 
     return step
+
+
+# --- correctness --------------------------------------------------------------------------
+CHECK_LAYOUT = fastopt.Layout([("conv", (8, 3, 3, 3)), ("bn", (8,)), ("fc", (10, 8)),
+                               ("bias", (10,))])  # fmt: skip
+"""The small case ``check_step`` runs: a conv and an fc weight (GC rows of 27 and 8 entries)
+and two 1-D tensors (never centralized), 314 entries."""
+
+CHECK_TOLERANCE = dict(rtol=2e-4, atol=2e-5)
+"""float32, both sides rounding in their own order (``tests/test_optim.py``'s tolerance)."""
+
+
+def check_step(name: str, gc, steps: int | None = None) -> None:
+    """Raise ``AssertionError`` unless ``name``'s fused step, built by the same factory as the
+    timed one, matches its ``fastopt.reference`` step on ``CHECK_LAYOUT`` (float32, the
+    timed dtype): parameters after every step and every state buffer at the end.
+
+    ``steps`` defaults to ``2 * steps_per_call(name) + 1``, at least 13: Lookahead
+    synchronizes twice, RAdam's rectified update starts (step 6 with ``beta2 = 0.999``),
+    Rprop's step sizes grow and shrink. A new gradient each step (seeded)."""
+    steps = steps or max(13, 2 * steps_per_call(name) + 1)
+    rng = np.random.default_rng(7)
+    params = rng.standard_normal(CHECK_LAYOUT.size).astype(np.float32)
+    start, ref_flat = params.copy(), params.copy()
+    ref_params = CHECK_LAYOUT.views(ref_flat)  # the reference writes through these views
+    opt, ref_opt = OPTIMIZERS[name][0](gc), OPTIMIZERS[name][1](gc)
+    state, ref_state = opt.init(params, CHECK_LAYOUT), ref_opt.init(ref_params)
+    where = f"{name} gc={gc}"
+    for i in range(steps):
+        g = (rng.uniform(0.1, 2.0) * rng.standard_normal(CHECK_LAYOUT.size)).astype(np.float32)
+        opt.step(params, g, state)
+        ref_opt.step(ref_params, CHECK_LAYOUT.views(g), ref_state)
+        np.testing.assert_allclose(params, ref_flat, **CHECK_TOLERANCE,
+                                   err_msg=f"{where}: parameters after step {i + 1}")  # fmt: skip
+    assert not np.array_equal(params, start), f"{where}: the parameters did not move"
+    for key in state.buffer_names:
+        expected = CHECK_LAYOUT.pack(ref_state[key], dtype=np.float32)
+        np.testing.assert_allclose(state[key], expected, **CHECK_TOLERANCE,
+                                   err_msg=f"{where}: state buffer {key!r}")  # fmt: skip

@@ -6,21 +6,26 @@ grid engine's workloads (issue 4's regression and classifier grids, issue 14's w
 and digits grids; with scaling in configurations and threads, and the cost of scale), the
 start-up of new processes with an empty and a warm Numba cache
 (``bench/cold_start.py``: ``fastopt compare``, a first Adam step with GC, import + step +
-sweep), every fused optimizer step with and without GC at three sizes and on ResNet-18's 62
-tensors, ``fastopt.torch`` against ``torch.optim`` on ResNet-18 and a 12-block transformer
+sweep), every fused optimizer step (issue 3's six and issue 15's eight, each first checked
+against its reference on a small case) with and without GC at three sizes and on ResNet-18's
+62 tensors, ``fastopt.torch`` against ``torch.optim`` on ResNet-18 and a 12-block transformer
 (``bench/torch_optim.py``), and last the peers (the NumPy reference, scikit-learn, torch,
 JAX) on the grid workloads, the digits grid's scikit-learn fits first: torch's and JAX's
 thread pools keep spinning after they return, which would slow what follows. (The optimizer
 steps take turns with torch's, as the ratios there need.)
 
 It writes ``BENCHMARKS.md`` (machine, versions, date, the exact command, every target from the
-optimizer, MLP, grid, scale and start-up issues next to its measured figure) and
-``BENCHMARKS.png`` (a bar chart of the ratios). A full run takes about 7 minutes on 2 cores
-(2 of them the start-up section's empty-cache runs; issue 14's five grids and their peers add
-about 2, estimated); ``--quick`` (grids of fewer steps, a
-smaller scale grid, one warm run per start-up job; the same optimizer cases) about 5 and
-writes to ``bench-out/`` unless ``--out`` says otherwise, so that the committed report is
-always a full run.
+optimizer, MLP, grid, scale and start-up issues next to its measured figure),
+``BENCHMARKS.png`` (a bar chart of the ratios, and every target's attainment but the optimizer
+steps') and ``BENCHMARKS-optimizers.png`` (the optimizer steps' figures and targets, one row
+per optimizer). A full run took 6 minutes on 2 cores before issue 15 (2 of them the start-up
+section's empty-cache runs); issue 15's eight optimizers add about 4 to the optimizer section
+(estimated from single-optimizer runs: about 30 s each at N = 1e7 and on ResNet-18, where
+their NumPy reference takes most of it), so about 10-11. ``--quick`` (grids of fewer steps, a
+smaller scale grid, one warm run per start-up job; the same optimizer cases) takes about 4
+less and writes to ``bench-out/`` unless ``--out`` says otherwise, so that the committed
+report is always a full run. The optimizer section alone: ``python -m bench.optim_bandwidth``
+(``--optimizers``, ``--cases`` to narrow it).
 
 The fine-grained suite stays ``pytest bench/`` (pytest-benchmark, grouped by kernel); it uses
 the same cases (``bench/optim_cases.py``, ``mlp_cases.py``, ``sweep_workloads.py``), timed by
@@ -29,7 +34,11 @@ the same function (``bench.timing.measure``: one method, see ``bench/timing.py``
 An optimizer step's "% of bound" divides the time of a streaming kernel with the step's own
 reads and writes (``bench/stream_bound.py``: p, g and each state buffer read, p and each
 buffer written; same chunks, same threads), timed in turn with the step, by the step's time:
-a bound the step can reach and not pass. The triad stays, as the machine's yardstick.
+a bound the step can reach and not pass. Lookahead's slow weights (and Ranger's), read and
+written once in k steps by a chunk epilogue while the chunk's p is in cache, count as one
+read and one write stream over k steps; those steps and their bound are timed one period of
+k steps a call (``bench/stream_bound.py`` says what is counted and what is not). The triad
+stays, as the machine's yardstick.
 """
 
 from __future__ import annotations
@@ -51,7 +60,16 @@ import numpy as np
 import fastopt
 from bench import cold_start, optim_bandwidth, sweep_peers, sweep_scale, torch_optim
 from bench.mlp_cases import NETWORKS, loss_and_grad_calls
-from bench.optim_cases import CASES, RESNET18_LABEL, RESNET18_SIZE, RESNET18_TENSORS, SIZES
+from bench.optim_cases import (
+    CASES,
+    ISSUE_15,
+    NO_TORCH,
+    OPTIMIZERS,
+    RESNET18_LABEL,
+    RESNET18_SIZE,
+    RESNET18_TENSORS,
+    SIZES,
+)
 from bench.optim_cases import label as case_label
 from bench.sweep_workloads import SGEMM_TARGET, SGEMM_WORKLOADS
 from bench.timing import interleaved
@@ -190,24 +208,52 @@ class Target:
     attainment: float
     """measured / target for "at least" targets, target / measured for "at most" ones
     (times, not percentages): >= 1 means met."""
+    cell: tuple[str, str] | None = None
+    """``(optimizer, f"{kind} {case}")`` (a kind of ``STEP_KINDS``) for an optimizer step's
+    target: drawn in the optimizers' chart (``optimizer_chart``) rather than the main one."""
 
     @property
     def met(self) -> bool:
         return self.attainment >= 1.0
 
 
-def _at_least(area, figure, value, target, fmt="{:.1f}x"):
-    return Target(area, figure, ">= " + fmt.format(target), fmt.format(value), value / target)
+def _at_least(area, figure, value, target, fmt="{:.1f}x", cell=None):
+    return Target(area, figure, ">= " + fmt.format(target), fmt.format(value), value / target,
+                  cell)  # fmt: skip
 
 
-def _at_most_extra(area, figure, extra, target):
+def _at_most_extra(area, figure, extra, target, cell=None):
     """An overhead, as a fraction of the time without it: attainment compares times."""
     return Target(area, figure, f"<= +{target * 100:.0f}%", f"{extra * 100:+.1f}%",
-                  (1 + target) / (1 + extra))  # fmt: skip
+                  (1 + target) / (1 + extra), cell)  # fmt: skip
 
 
 GC_EXTRA = 0.10
 """GC's extra time over the same step without it, either mode (DESIGN.md, "Targets")."""
+
+PCT_BOUND = 90.0
+"""An optimizer step's time against its own memory bound's, at least (issues 3 and 15)."""
+
+X_REFERENCE = 15.0
+"""An optimizer step against ``fastopt.reference``'s at N = 1e7, at least (issue 3)."""
+
+X_TORCH_FUSED_ADAM = 1.1
+"""Adam at N = 1e7 against torch's fused Adam, at least (issue 3)."""
+
+X_TORCH_FOREACH = 3.0
+"""Issue 15's optimizers that torch has (NAdam, RAdam, Adamax, Adadelta, Rprop) against
+torch's fastest implementation of each, foreach (torch has no fused one), at least; at
+N = 1e7 and on ResNet-18. Lion, Lookahead and Ranger have no torch counterpart: no target."""
+
+STEP_KINDS = {
+    "% bound": "% of its\nmemory bound",
+    "x ref": "x reference",
+    "x torch": "x torch's\nfastest",
+    "GC grad": "GC 'grad'\nextra time",
+    "GC update": "GC 'update'\nextra time",
+}
+"""The optimizers' chart's kinds of figure, each a column per case (N = 1e7, ResNet-18): a
+``Target.cell`` is ``(optimizer, f"{kind} {case}")``."""
 
 
 def _largest_dense(steps: list[dict]) -> list[dict]:
@@ -215,6 +261,69 @@ def _largest_dense(steps: list[dict]) -> list[dict]:
     dense = [r for r in steps if r["case"] != RESNET18_LABEL]
     n_max = max(r["n"] for r in dense)
     return [r for r in dense if r["n"] == n_max]
+
+
+def _torch_name(optimizer: str) -> str | None:
+    """torch.optim's class of the same optimizer, or None where torch has none."""
+    spec = OPTIMIZERS.get(optimizer, (None, None, None))[2]
+    return None if spec is None else spec[0]
+
+
+def step_targets(steps: list[dict]) -> list[Target]:
+    """The optimizer steps' targets (issues 3, 12 and 15), each with its optimizers' chart
+    cell.
+
+    Every optimizer at N = 1e7: % of its memory bound >= 90%, x reference >= 15; Adam: x
+    torch fused >= 1.1 (and per call at the smallest N >= 1.0, not a cell); every optimizer
+    and GC mode at N = 1e7 and on ResNet-18: GC extra <= +10%. Issue 15's optimizers also
+    on ResNet-18: % of bound >= 90%; and those torch has, at N = 1e7 and on ResNet-18: x torch
+    foreach >= 3 (an n/a row each without torch; none for Lion, Lookahead and Ranger)."""
+    out = []
+    big = _largest_dense(steps)
+    n_max = big[0]["n"]
+    resnet = [r for r in steps if r["case"] == RESNET18_LABEL]
+    off = [r for r in big + resnet if r["gc"] is None]
+    for r in off:
+        if r["case"] == RESNET18_LABEL and r["optimizer"] not in ISSUE_15:
+            continue
+        out.append(_at_least("optimizers", f"{r['optimizer']} {r['case']}: % of its memory "
+                             f"bound ({r['streams']})", r["pct_bound"], PCT_BOUND, "{:.0f}%",
+                             (r["optimizer"], f"% bound {r['case']}")))  # fmt: skip
+    for r in (r for r in off if r["n"] == n_max):
+        out.append(_at_least("optimizers", f"{r['optimizer']} {r['case']}: x reference",
+                             r["x_reference"], X_REFERENCE, cell=(r["optimizer"],
+                             f"x ref {r['case']}")))  # fmt: skip
+    adam = {r["n"]: r for r in steps if r["optimizer"] == "adam" and r["gc"] is None}
+    if adam and adam[n_max]["x_torch"] is not None:
+        out.append(_at_least("optimizers", f"adam N={n_max:.0e}: x torch fused Adam",
+                             adam[n_max]["x_torch"], X_TORCH_FUSED_ADAM, "{:.2f}x",
+                             ("adam", f"x torch N={n_max:.0e}")))  # fmt: skip
+        n_min = min(adam)
+        out.append(_at_least("optimizers", f"adam N={n_min:.0e}: per-call x torch fused Adam",
+                             adam[n_min]["x_torch"], 1.0))  # fmt: skip
+    elif adam:
+        out.append(Target("optimizers", "x torch fused Adam", f">= {X_TORCH_FUSED_ADAM}x",
+                          "torch not installed", float("nan"),
+                          ("adam", f"x torch N={n_max:.0e}")))  # fmt: skip
+    for r in off:
+        cls = _torch_name(r["optimizer"])
+        if r["optimizer"] not in ISSUE_15 or cls is None:
+            continue
+        figure = f"{r['optimizer']} {r['case']}: x torch foreach {cls}"
+        cell = (r["optimizer"], f"x torch {r['case']}")
+        if r["x_torch"] is None:
+            out.append(Target("optimizers", figure, f">= {X_TORCH_FOREACH:.2f}x",
+                              f"torch {r['torch']}", float("nan"), cell))  # fmt: skip
+        else:
+            out.append(_at_least("optimizers", figure, r["x_torch"], X_TORCH_FOREACH,
+                                 "{:.2f}x", cell))  # fmt: skip
+    for rows in (big, resnet):
+        for mode in ("grad", "update"):
+            for r in (r for r in rows if r["gc"] == mode):
+                out.append(_at_most_extra("optimizers", f"{r['optimizer']} {r['case']}: GC "
+                                          f"{mode!r} extra time", r["gc_extra"], GC_EXTRA,
+                                          (r["optimizer"], f"GC {mode} {r['case']}")))  # fmt: skip
+    return out
 
 
 def startup_targets(rows: list[dict]) -> list[Target]:
@@ -234,38 +343,13 @@ def startup_targets(rows: list[dict]) -> list[Target]:
 
 
 def targets(m: dict) -> list[Target]:
-    """Every target of issues 2 (MLP), 3 (optimizers), 4 (grid), 5 (scale) and 12
-    (start-up; GC's cost on ResNet-18)."""
+    """Every target of issues 2 (MLP), 3 and 15 (optimizers: ``step_targets``), 4 and 14
+    (grid), 5 (scale), 12 (start-up; GC's cost on ResNet-18) and 13 (fastopt.torch)."""
     out = []
     for row in m["mlp"]:
         out.append(_at_least("MLP", f"loss_and_grad {row['network']} vs reference",
                              row["speedup"], row["target"]))  # fmt: skip
-    big = _largest_dense(m["steps"])
-    n_max = big[0]["n"]
-    for r in (r for r in big if r["gc"] is None):
-        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: % of its memory "
-                             f"bound ({r['streams']})", r["pct_bound"], 90.0,
-                             "{:.0f}%"))  # fmt: skip
-    for r in (r for r in big if r["gc"] is None):
-        out.append(_at_least("optimizers", f"{r['optimizer']} N={n_max:.0e}: x reference",
-                             r["x_reference"], 15.0))  # fmt: skip
-    adam = {r["n"]: r for r in m["steps"] if r["optimizer"] == "adam" and r["gc"] is None}
-    if adam[n_max]["x_torch"] is not None:
-        out.append(_at_least("optimizers", f"adam N={n_max:.0e}: x torch fused Adam",
-                             adam[n_max]["x_torch"], 1.1, "{:.2f}x"))  # fmt: skip
-        n_min = min(adam)
-        out.append(_at_least("optimizers", f"adam N={n_min:.0e}: per-call x torch fused Adam",
-                             adam[n_min]["x_torch"], 1.0))  # fmt: skip
-    else:
-        out.append(Target("optimizers", "x torch fused Adam", ">= 1.1x", "torch not installed",
-                          float("nan")))  # fmt: skip
-    resnet = [r for r in m["steps"] if r["case"] == RESNET18_LABEL]
-    for rows in (big, resnet):
-        for mode in ("grad", "update"):
-            for r in (r for r in rows if r["gc"] == mode):
-                out.append(_at_most_extra("optimizers", f"{r['optimizer']} {r['case']}: GC "
-                                          f"{mode!r} extra time", r["gc_extra"],
-                                          GC_EXTRA))  # fmt: skip
+    out += step_targets(m["steps"])
     g = m["grid"]
     for w in g["workloads"]:
         short = _key(w)
@@ -351,23 +435,30 @@ def torch_targets(rows: list[dict] | str) -> list[Target]:
     return out
 
 
-# --- the chart ----------------------------------------------------------------------------
+# --- the charts ---------------------------------------------------------------------------
+OPTIMIZER_PNG = "BENCHMARKS-optimizers.png"
+"""The optimizers' chart, beside ``BENCHMARKS.png``."""
+
+
 def chart(m: dict, goals: list[Target], path: Path) -> Path:
-    """Left: speed-ups over the reference and the peers (log scale, target ticks). Right:
-    every target's attainment (measured relative to target; >= 1 is met)."""
+    """Left: speed-ups over the reference and the peers (log scale, target ticks; of the
+    optimizer steps Adam's only). Right: the attainment (measured relative to target; >= 1 is
+    met) of every target but the optimizer steps' own, which ``optimizer_chart`` draws as a
+    table (14 optimizers x 9 figures would be 130 bars here)."""
     from matplotlib.ticker import NullFormatter
 
     plt = pyplot()
+    goals = [g for g in goals if g.cell is None]
     bars = []  # (label, value, target or None)
     for r in m["mlp"]:
         bars.append((f"MLP {r['network'].split(',')[0]} x ref", r["speedup"], r["target"]))
     big = _largest_dense(m["steps"])
     for r in big:
-        if r["gc"] is None:
-            bars.append((f"{r['optimizer']} {r['case']} x ref", r["x_reference"], 15.0))
+        if r["gc"] is None and r["optimizer"] == "adam":
+            bars.append((f"{r['optimizer']} {r['case']} x ref", r["x_reference"], X_REFERENCE))
             if r["x_torch"] is not None:
                 bars.append((f"{r['optimizer']} x torch {r['torch']}", r["x_torch"],
-                             1.1 if r["optimizer"] == "adam" else None))  # fmt: skip
+                             X_TORCH_FUSED_ADAM))  # fmt: skip
     resnet = [r for r in m["steps"] if r["case"] == RESNET18_LABEL]
     for r in big + resnet:  # the flat kernel against what a torch user runs for GC today
         if r["optimizer"] == "adam" and r["gc"] == "grad" and r["x_torch"] is not None:
@@ -392,7 +483,8 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     if isinstance(digits, dict) and isinstance(digits["sklearn"], dict):
         bars.append(("grid digits x scikit-learn fits, per config", digits["speedup"],
                      DIGITS_SPEEDUP))  # fmt: skip
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, max(6, 0.28 * len(goals))))
+    lines = max(len(goals), len(bars))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, max(6, 0.28 * lines)))
     y = np.arange(len(bars))[::-1]
     values = [b[1] for b in bars]
     left.barh(y, values, color="#4878a8")
@@ -414,12 +506,105 @@ def chart(m: dict, goals: list[Target], path: Path) -> Path:
     right.set_yticks(y2, [f"{g.figure} ({g.target})" for g in goals], fontsize=6)
     right.set_xscale("log")
     right.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a wide range overlap
-    right.set_xlabel("measured relative to target (>= 1: met; green met, red not)")
-    right.set_title("every target of issues 2-5 and 12-14", fontsize=10)
+    right.set_xlabel("measured / target (>= 1: met; green met, red not)")
+    right.set_title(f"every target of issues 2-5 and 12-15\nbut the optimizer steps' (in "
+                    f"{OPTIMIZER_PNG})", fontsize=10)  # fmt: skip
     fig.suptitle(
         f"fastopt benchmarks{' (--quick)' if m['quick'] else ''}: "
         f"{m['machine']['cpu']}, {m['machine']['threads']} threads",
         fontsize=11,
+    )
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def _step_figure(kind: str, rows: dict) -> str:
+    """A cell's text from the steps' rows of one optimizer and case (``{gc: row}``)."""
+    r = rows.get("grad" if kind == "GC grad" else "update" if kind == "GC update" else None)
+    if r is None:
+        return ""
+    if kind == "% bound":
+        return f"{r['pct_bound']:.0f}%"
+    if kind == "x ref":
+        return "-" if r["x_reference"] is None else f"{r['x_reference']:.1f}x"
+    if kind == "x torch":
+        if r["x_torch"] is None:
+            return "n.a." if r["torch"] == NO_TORCH else "-"
+        return f"{r['x_torch']:.2f}x {r['torch']}"
+    return "" if r["gc_extra"] is None else f"{r['gc_extra'] * 100:+.0f}%"
+
+
+def step_table(steps: list[dict], goals: list[Target]):
+    """The optimizers' chart as data: ``(optimizers, columns, texts, status)``.
+
+    One row per optimizer (in the steps' order), one column per kind of ``STEP_KINDS`` and
+    case (N = 1e7, ResNet-18; no x reference on ResNet-18, which is not measured);
+    ``texts[i][j]`` the figure, ``status[i][j]`` "met", "not met", "n/a" (a target without
+    its peer) or "" (no target: shown, not judged)."""
+    big = _largest_dense(steps)
+    cases = [big[0]["case"]] + ([RESNET18_LABEL] if any(r["case"] == RESNET18_LABEL
+                                                          for r in steps) else [])  # fmt: skip
+    optimizers = list(dict.fromkeys(r["optimizer"] for r in steps))
+    columns = [f"{kind} {case}" for kind in STEP_KINDS for case in cases
+               if not (kind == "x ref" and case == RESNET18_LABEL)]  # fmt: skip
+    by_cell = {g.cell: g for g in goals if g.cell is not None}
+    rows = {}
+    for r in steps:
+        rows.setdefault((r["optimizer"], r["case"]), {})[r["gc"]] = r
+    texts, status = [], []
+    for name in optimizers:
+        texts.append([])
+        status.append([])
+        for column in columns:
+            kind, case = column.rsplit(" ", 1)
+            goal = by_cell.get((name, column))
+            texts[-1].append(_step_figure(kind, rows.get((name, case), {})))
+            if goal is None:
+                status[-1].append("")
+            elif not np.isfinite(goal.attainment):
+                status[-1].append("n/a")
+            else:
+                status[-1].append("met" if goal.met else "not met")
+    return optimizers, columns, texts, status
+
+
+def optimizer_chart(m: dict, goals: list[Target], path: Path) -> Path:
+    """Every optimizer step's figures at N = 1e7 and on ResNet-18 as a table: one row per
+    optimizer, one column per figure, each cell green (target met), red (not met), grey
+    (a peer not installed) or white (no target: shown only)."""
+    from matplotlib.colors import ListedColormap
+
+    plt = pyplot()
+    optimizers, columns, texts, status = step_table(m["steps"], goals)
+    codes = {"": 0, "met": 1, "not met": 2, "n/a": 3}
+    grid = np.array([[codes[s] for s in row] for row in status], dtype=float)
+    colors = ListedColormap(["#ffffff", "#b7dfb7", "#f2b1a4", "#dddddd"])
+    width, height = max(10.0, 1.25 * len(columns) + 2.0), 0.42 * len(optimizers) + 2.6
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.imshow(grid, cmap=colors, vmin=-0.5, vmax=3.5, aspect="auto")
+    for i, row in enumerate(texts):
+        for j, text in enumerate(row):
+            ax.text(j, i, text, ha="center", va="center", fontsize=8)
+    ax.set_xticks(np.arange(len(columns)) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(optimizers)) - 0.5, minor=True)
+    ax.grid(which="minor", color="#999999", lw=0.5)
+    ax.tick_params(which="minor", length=0)
+    headers = []
+    for column in columns:
+        kind, case = column.rsplit(" ", 1)
+        headers.append(f"{STEP_KINDS[kind]}\n{case}")
+    ax.set_xticks(np.arange(len(columns)), headers, fontsize=7)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(optimizers)), optimizers, fontsize=8)
+    ax.set_title(
+        f"fused optimizer steps, float32{' (--quick)' if m['quick'] else ''}: "
+        f"{m['machine']['cpu']}, {m['machine']['threads']} threads\n"
+        f"targets: % of bound >= {PCT_BOUND:.0f}% (N = 1e7; issue 15's also ResNet-18), "
+        f"x reference >= {X_REFERENCE:.0f},\nx torch >= {X_TORCH_FUSED_ADAM} (adam, fused) and "
+        f">= {X_TORCH_FOREACH:.0f} (issue 15's, foreach), GC extra <= +{GC_EXTRA * 100:.0f}%"
+        "\ngreen: met, red: not met, grey: peer not installed, white: no target "
+        "(n.a.: torch has no such optimizer)",
+        fontsize=8,
     )
     fig.tight_layout()
     return save(fig, path)
@@ -542,8 +727,9 @@ def digits_md(d: dict | str | None) -> list[str]:
     return lines
 
 
-def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
-    """The report's text."""
+def markdown(m: dict, goals: list[Target], command: str, png: str,
+             optimizers_png: str | None = None) -> str:  # fmt: skip
+    """The report's text; ``png`` and ``optimizers_png`` the charts' file names."""
     mc, v = m["machine"], m["versions"]
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -565,8 +751,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
         "",
         "## Targets",
         "",
-        "Every target of the MLP (2), optimizer (3), grid (4, 14), scale (5), start-up (12) "
-        "and PyTorch adapter (13) issues, next to its figure from this run.",
+        "Every target of the MLP (2), optimizer (3, 15), grid (4, 14), scale (5), start-up "
+        "(12) and PyTorch adapter (13) issues, next to its figure from this run.",
         "",
         "| area | figure | target | measured | met |",
         "|---|---|---|---|---|",
@@ -576,6 +762,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
         lines.append(f"| {g.area} | {g.figure} | {g.target} | {g.measured} | {met} |")
     n_met = sum(g.met for g in goals)
     lines += ["", f"{n_met} of {len(goals)} targets met.", "", f"![ratios]({png})", ""]
+    if optimizers_png:
+        lines += [f"![optimizer steps]({optimizers_png})", ""]
 
     lines += ["## The machine's limits", "",
               "Each the best of its measurements in this run (at the start, and again before "
@@ -651,16 +839,28 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     lines += ["## Fused optimizer steps (float32)", "",
               f"Cases: one dense weight of N entries (rows of 1000), and ResNet-18 "
               f"(torchvision's {resnet}: conv, batch-norm and fc tensors; fastopt steps them "
-              f"as one flat vector, torch as {RESNET18_TENSORS} tensors). "
+              f"as one flat vector, torch as {RESNET18_TENSORS} tensors). Each optimizer with "
+              "its defaults (SGD and momentum: lr 0.01; Lookahead: around Adam, k = 5, "
+              "alpha = 0.5; Ranger: RAdam inside, k = 6, with GC set by the row rather than "
+              "its default 'grad'), its step first checked against its reference on a small "
+              "case. "
               "Streams: the float32 arrays a step reads (r: p, g, each state buffer) and "
-              "writes (w: p, each state buffer), from the optimizer's state buffers; GB/s "
-              "counts those bytes. The bound moves the same streams with a streaming kernel "
+              "writes (w: p, each state buffer), from the optimizer's state buffers (Rprop: "
+              "prev and step_size); GB/s counts those bytes. Lookahead and Ranger "
+              "(`+(1r+1w)/k`): on every k-th step a chunk's epilogue reads and writes its slow "
+              "weights while the chunk's p is still in cache, so their read and write are "
+              "counted once in k steps; those two are timed (and their bound moved) one "
+              "period of k steps at a time and shown per step. The bound moves the same "
+              "streams with a streaming kernel "
               "(`bench/stream_bound.py`: almost no arithmetic, the step's chunks and threads); "
-              "% of bound is its time over the step's (target >= 90%). GC off and on, the "
-              "bound, and torch with and without GC are timed in turn (medians of 5 turns); "
-              f"GC extra: the time over GC off (target <= +{GC_EXTRA * 100:.0f}%). torch: "
-              "fused Adam/AdamW/SGD, foreach RMSprop/Adagrad (its fastest CPU "
-              "implementations); x torch on a GC 'grad' row: against torch's step after "
+              f"% of bound is its time over the step's (target >= {PCT_BOUND:.0f}%). GC off "
+              "and on, the bound, and torch with and without GC are timed in turn (medians of "
+              f"5 turns); GC extra: the time over GC off (target <= +{GC_EXTRA * 100:.0f}%). "
+              "torch: fused Adam/AdamW/SGD, foreach RMSprop/Adagrad/NAdam/RAdam/Adamax/"
+              "Adadelta/Rprop (its fastest CPU implementations; targets: x "
+              f"{X_TORCH_FUSED_ADAM} over fused Adam, x {X_TORCH_FOREACH:.0f} over issue 15's "
+              "foreach ones); torch has no Lion, Lookahead or Ranger (—). x torch on a GC "
+              "'grad' row: against torch's step after "
               "centralizing each gradient of more than one dimension in place, as the "
               "official GC code does (`g -= g.mean(dim=(1, ..., g.dim() - 1), "
               "keepdim=True)`). For Adam on ResNet-18 that is the figure behind the PyTorch "
@@ -675,6 +875,8 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
     for r in m["steps"]:
         if r["x_torch"] is not None:
             x_torch = f"{r['x_torch']:.2f}x ({r['torch']}{' + GC' if r['gc'] else ''})"
+        elif r["torch"] == NO_TORCH:
+            x_torch = "—"  # torch has no such optimizer
         else:  # GC "update" has no torch counterpart; otherwise torch is not installed
             x_torch = "" if r["gc"] == "update" else r["torch"]
         x_ref = "-" if r["x_reference"] is None else f"{r['x_reference']:.1f}x"
@@ -692,7 +894,7 @@ def markdown(m: dict, goals: list[Target], command: str, png: str) -> str:
               'pip install -e ".[test,peers,dask]"   # peers: torch==2.13.0, jax, optax, '
               "scikit-learn",
               "python -m bench.report                 # this file (fastopt bench does the same)",
-              "python -m bench.report --quick         # about 5 min, written to bench-out/",
+              "python -m bench.report --quick         # about 7 min, written to bench-out/",
               "```", "",
               "`pytest bench/` is the fine-grained suite (pytest-benchmark, one group per "
               "kernel and size, a speed-up table at the end); it shares its cases and their "
@@ -719,10 +921,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="grids of fewer steps, a smaller scale grid (about 2 min; the full run 3-4)",
+        help="grids of fewer steps, a smaller scale grid (about 7 min; the full run 10-11)",
     )
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder for BENCHMARKS.md and BENCHMARKS.png (default: the "
+                        help="folder for BENCHMARKS.md and its two charts (default: the "
                         "checkout for a full run, bench-out/ for --quick)")  # fmt: skip
     args = parser.parse_args(argv)
     out = args.out or (CHECKOUT / "bench-out" if args.quick else CHECKOUT)
@@ -734,10 +936,11 @@ def main(argv: list[str] | None = None) -> int:
     m = measure(args.quick)
     goals = targets(m)
     png = chart(m, goals, out / "BENCHMARKS.png")
-    text = markdown(m, goals, command, png.name)
+    optimizers_png = optimizer_chart(m, goals, out / OPTIMIZER_PNG)
+    text = markdown(m, goals, command, png.name, optimizers_png.name)
     (out / "BENCHMARKS.md").write_text(text)
     print(text)
-    print(f"\nwrote {out / 'BENCHMARKS.md'} and {png}", file=sys.stderr)
+    print(f"\nwrote {out / 'BENCHMARKS.md'}, {png} and {optimizers_png}", file=sys.stderr)
     return 0
 
 

@@ -26,7 +26,26 @@ step's 35.5 (scalar, compute-bound: a "bound" the step beats 6x); rows summed bl
 (1024 entries, every inner loop contiguous) 15.8 against 35.5, and 22.0 against 24.7 (one
 stream at a time keeps fewer misses in flight than a step's seven); this kernel 27.3 against
 22.2 on one thread, and level with the step on two. One specialization per pair of counts
-and dtype: 4 pairs cover every optimizer setting today.
+and dtype: the benched steps use 4, 2r+1w to 5r+4w (the last: Lookahead's sync pass around
+Adam).
+
+Lookahead (``fastopt.Lookahead(inner)``, ``fastopt.Ranger``) keeps one more buffer,
+``slow_params``, that a step touches only every ``k``-th time: after that step's inner update
+of a chunk, the chunk epilogue reads the chunk's ``p`` (just written, still in cache: no
+memory traffic), reads and writes its ``slow_params`` and writes ``p`` again (a line already
+dirty, written back once). So the other ``k - 1`` steps move the inner's streams and the sync
+step one read and one write stream more: ``streams(opt)`` gives the inner's counts,
+``sync_streams(opt)`` the ``(1, 1)`` of the slow weights and ``period(opt)`` their ``k``;
+``bytes_per_step`` counts the slow weights' bytes amortized, ``2 / k`` streams a step (Adam
+inside, k = 5: 7.4 streams, 29.6 bytes per parameter). Not counted, as for every optimizer:
+the flag test of the steps between (one scalar), and the chance that a chunk's ``p`` has left
+the cache before its epilogue (a chunk is 16k entries, 64 KiB of float32 a stream; with GC, a
+chunk of GC rows up to 128k, 512 KiB a stream, which L3 still holds). The bound of such an
+optimizer is one Lookahead period (``stream_call`` with ``k`` passes): ``k - 1`` passes over
+the inner's streams, then one with ``slow_params`` as one more written row, the same bytes as
+the ``k`` steps of ``optim_cases.fastopt_step``, which takes one period a call. It is timed,
+not computed from the bytes: on the 2-core machine above, N = 1e7, the 5r+4w pass took 1.65x
+the 4r+3w one (Adam's bound 3.0 ms, Lookahead's with k = 1 5.0 ms) for 1.29x the bytes.
 """
 
 from __future__ import annotations
@@ -37,14 +56,42 @@ from numba import njit, prange
 from fastopt.layout import Layout
 from fastopt.optim import PARALLEL_MIN_SIZE
 
+SLOW = "slow_params"
+"""Lookahead's slow weights: a buffer a step touches only every ``lookahead_k``-th time."""
+
+
+def period(opt) -> int:
+    """Steps per period of ``opt``'s memory traffic: Lookahead's ``lookahead_k`` (its slow
+    weights move once in ``k`` steps), 1 for every other optimizer."""
+    return int(opt.lookahead_k) if SLOW in opt.buffer_names else 1
+
 
 def streams(opt) -> tuple[int, int]:
-    """``(n_reads, n_writes)`` of one step of ``opt``: ``p``, ``g`` and every state buffer are
-    read, ``p`` and every state buffer written. Adam: ``(4, 3)``; SGD without momentum
-    ``(2, 1)``, with momentum ``(3, 2)``; Adam with ``amsgrad=True``: ``(5, 4)``.
+    """``(n_reads, n_writes)`` of every step of ``opt``: ``p``, ``g`` and every state buffer
+    are read, ``p`` and every state buffer written. Adam: ``(4, 3)``; SGD without momentum
+    ``(2, 1)``, with momentum ``(3, 2)``; Adam with ``amsgrad=True``: ``(5, 4)``; Rprop
+    (``prev``, ``step_size``) ``(4, 3)``; Lion ``(3, 2)``. Lookahead's slow weights are not
+    among them (a step touches them once in ``period(opt)``): ``Lookahead(Adam())`` and
+    Ranger (RAdam inside) ``(4, 3)``, and ``sync_streams`` the slow weights' share.
     """
-    k = len(opt.buffer_names)
+    k = len([name for name in opt.buffer_names if name != SLOW])
     return 2 + k, 1 + k
+
+
+def sync_streams(opt) -> tuple[int, int]:
+    """``(n_reads, n_writes)`` one step in ``period(opt)`` moves on top of ``streams(opt)``:
+    ``(1, 1)`` for Lookahead (``slow_params`` read and written; ``p`` is read again and
+    written again while its chunk is in cache, which costs no memory traffic), ``(0, 0)``
+    otherwise."""
+    return (1, 1) if SLOW in opt.buffer_names else (0, 0)
+
+
+def streams_label(opt) -> str:
+    """How tables name ``opt``'s streams: ``"4r+3w"``; Lookahead ``"4r+3w+(1r+1w)/5"``."""
+    n_reads, n_writes = streams(opt)
+    extra_r, extra_w = sync_streams(opt)
+    label = f"{n_reads}r+{n_writes}w"
+    return label + (f"+({extra_r}r+{extra_w}w)/{period(opt)}" if extra_r or extra_w else "")
 
 
 @njit(inline="always")
@@ -132,16 +179,34 @@ def stream(S: np.ndarray, n_writes: int, chunks: np.ndarray) -> None:
 
 
 def stream_call(opt, layout: Layout, dtype=np.float32, seed: int = 0):
-    """A zero-argument callable moving ``opt``'s streams (``streams(opt)``) over
-    ``layout.size`` entries, in the chunks and on the threads ``opt.step`` would use."""
+    """A zero-argument callable moving ``opt``'s streams over ``layout.size`` entries, in the
+    chunks and on the threads ``opt.step`` would use: one pass over ``streams(opt)`` a call,
+    or for Lookahead one period of ``period(opt)`` passes, the last with the slow weights as
+    one more written row (``sync_streams``)."""
     n_reads, n_writes = streams(opt)
-    S = np.random.default_rng(seed).standard_normal((n_reads, layout.size)).astype(dtype)
+    extra_r, extra_w = sync_streams(opt)
+    assert extra_r == extra_w, "slow rows are read and written"
+    S = np.random.default_rng(seed).standard_normal((n_reads + extra_r, layout.size))
+    S = S.astype(dtype)
     chunks = opt.init(np.zeros(layout.size, dtype=dtype), layout).chunks(False)
-    written, read_only, chunks = _kernel_arguments(S, n_writes, chunks)
+    written, read_only, chunks = _kernel_arguments(S, n_writes + extra_w, chunks)
     run = stream_parallel if layout.size >= PARALLEL_MIN_SIZE else stream_serial
-    return lambda: run(written, read_only, chunks)
+    if not extra_w:
+        return lambda: run(written, read_only, chunks)
+    inner = written[:n_writes]  # p and the inner's buffers; written[n_writes]: slow_params
+    k = period(opt)
+
+    def one_period():
+        for _ in range(k - 1):
+            run(inner, read_only, chunks)
+        run(written, read_only, chunks)
+
+    return one_period
 
 
-def bytes_per_step(opt, n: int, itemsize: int = 4) -> int:
-    """Bytes one step of ``opt`` over ``n`` parameters must read and write."""
-    return sum(streams(opt)) * itemsize * n
+def bytes_per_step(opt, n: int, itemsize: int = 4) -> float:
+    """Bytes one step of ``opt`` over ``n`` parameters must read and write; Lookahead's slow
+    weights amortized over their period (``sum(sync_streams(opt)) / period(opt)`` streams)."""
+    every_step = sum(streams(opt)) * itemsize * n
+    extra = sum(sync_streams(opt))
+    return every_step if not extra else every_step + extra * itemsize * n / period(opt)

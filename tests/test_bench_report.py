@@ -21,25 +21,37 @@ GC_TIMES = {
 }
 
 
-def measurements(torch=True, jax=True, dask=True):
-    """A measurement dict shaped like ``report.measure``'s, with chosen figures."""
+#: Made-up x torch (GC off) of issue 15's optimizers torch has, at N = 1e7 and ResNet-18.
+X_TORCH_15 = {"nadam": 4.0, "radam": 2.5, "adamax": 3.5, "adadelta": 5.0, "rprop": 3.0}
+
+
+def measurements(torch=True, jax=True, dask=True, names=("sgd", "adam")):
+    """A measurement dict shaped like ``report.measure``'s, with chosen figures, for the
+    optimizers ``names`` (of ``optim_cases.OPTIMIZERS``)."""
     steps = []
     for case, n in (("N=1e+03", 1_000), ("N=1e+07", 10_000_000), ("ResNet-18", 11_689_512)):
-        for name in ("sgd", "adam"):
+        for name in names:
+            mode = optim_cases.torch_mode(name)
+            streams = stream_bound.streams_label(optim_cases.OPTIMIZERS[name][0](None))
             for gc in (None, "grad", "update"):
                 seconds = 1.0 if gc is None else GC_TIMES[case][gc]
                 x_torch = None
-                if torch and gc is None:
-                    x_torch = 8.0 if n == 1000 else 1.2
-                elif torch and gc == "grad":
+                if mode is None or not torch:
+                    pass
+                elif gc is None:
+                    x_torch = 8.0 if n == 1000 else X_TORCH_15.get(name, 1.2)
+                elif gc == "grad":
                     x_torch = 1.4
+                if mode is None:
+                    shown = optim_cases.NO_TORCH
+                else:
+                    shown = mode if torch else "not installed"
                 steps.append(dict(
                     optimizer=name, gc=gc, case=case, n=n, seconds=seconds * 1e-3, gbs=40.0,
-                    streams="4r+3w" if name == "adam" else "2r+1w", bound_gbs=42.0,
-                    pct_bound=95.0 if name == "adam" else 80.0,
+                    streams=streams, bound_gbs=42.0,
+                    pct_bound=80.0 if name in ("sgd", "rprop") else 95.0,
                     x_reference=None if case == "ResNet-18" else 20.0, x_torch=x_torch,
-                    torch=("fused" if torch else "not installed"),
-                    gc_extra=None if gc is None else seconds - 1.0,
+                    torch=shown, gc_extra=None if gc is None else seconds - 1.0,
                 ))  # fmt: skip
     workload = dict(name="regression 8-32-1", runs=256, steps=500, rate=400_000.0, seconds=0.3,
                     useful_gflops=60.0, reference=8_000.0, sklearn="not installed",
@@ -335,12 +347,109 @@ def test_report_shows_each_step_against_its_own_bound():
         (fastopt.RMSprop(), (3, 2)),
         (fastopt.RMSprop(centered=True, momentum=0.9), (5, 4)),
         (fastopt.Adagrad(), (3, 2)),
+        (fastopt.NAdam(), (4, 3)),  # exp_avg, exp_avg_sq
+        (fastopt.RAdam(), (4, 3)),
+        (fastopt.Adamax(), (4, 3)),  # exp_avg, exp_inf
+        (fastopt.Adadelta(), (4, 3)),  # square_avg, acc_delta
+        (fastopt.Rprop(), (4, 3)),  # prev, step_size
+        (fastopt.Lion(), (3, 2)),  # exp_avg
     ],
     ids=repr,
 )
 def test_streams_come_from_the_optimizers_buffers(opt, counts):
     assert stream_bound.streams(opt) == counts
     assert stream_bound.bytes_per_step(opt, 10) == sum(counts) * 4 * 10
+    assert stream_bound.sync_streams(opt) == (0, 0) and stream_bound.period(opt) == 1
+    assert stream_bound.streams_label(opt) == f"{counts[0]}r+{counts[1]}w"
+
+
+@pytest.mark.parametrize(
+    ("opt", "counts", "k"),
+    [
+        (fastopt.Lookahead(fastopt.Adam()), (4, 3), 5),
+        (fastopt.Lookahead(fastopt.SGD(lr=0.1), k=3), (2, 1), 3),
+        (fastopt.Ranger(), (4, 3), 6),  # RAdam inside
+        (fastopt.Lookahead(fastopt.Lion(), k=1), (3, 2), 1),
+    ],
+    ids=repr,
+)
+def test_lookahead_streams_count_the_slow_weights_once_a_period(opt, counts, k):
+    # Every step: the inner's streams; once in k steps the slow weights' read and write too
+    # (p, re-read and re-written by the chunk epilogue, is in cache then).
+    assert opt.buffer_names[-1] == stream_bound.SLOW
+    assert stream_bound.streams(opt) == counts
+    assert stream_bound.sync_streams(opt) == (1, 1) and stream_bound.period(opt) == k
+    assert stream_bound.bytes_per_step(opt, 10) == pytest.approx((sum(counts) + 2 / k) * 40)
+    assert stream_bound.streams_label(opt) == f"{counts[0]}r+{counts[1]}w+(1r+1w)/{k}"
+
+
+def test_lookahead_bound_moves_one_period_a_call(monkeypatch):
+    passes = []
+
+    def record(written, read_only, chunks):
+        passes.append((len(written), len(read_only)))
+        for row in written:  # the slow row is the last written row of the sync pass
+            row += 1.0
+
+    monkeypatch.setattr(stream_bound, "stream_serial", record)
+    layout = fastopt.Layout([("W", (4, 5))])  # serial: below PARALLEL_MIN_SIZE
+    opt = fastopt.Lookahead(fastopt.Momentum(lr=0.1), k=4)  # momentum_buffer, slow_params
+    call = stream_bound.stream_call(opt, layout)
+    call()
+    # k - 1 passes over p and the momentum (g read-only), then one with the slow weights.
+    assert passes == [(2, 1), (2, 1), (2, 1), (3, 1)]
+    passes.clear()
+    stream_bound.stream_call(fastopt.Momentum(lr=0.1), layout)()
+    assert passes == [(2, 1)]
+
+
+def _closure(fn) -> dict:
+    """The variables a case's callable closes over, by name."""
+    cells = (c.cell_contents for c in fn.__closure__)
+    return dict(zip(fn.__code__.co_freevars, cells, strict=True))
+
+
+def test_lookahead_cases_take_one_period_a_call():
+    assert optim_cases.steps_per_call("adam") == 1
+    assert optim_cases.steps_per_call("lookahead_adam") == 5
+    assert optim_cases.steps_per_call("ranger") == 6
+    step = optim_cases.fastopt_step("lookahead_adam", None, 1000)
+    step()
+    state, params = _closure(step)["state"], _closure(step)["params"]
+    assert state.step == 5
+    # The fifth step synchronized: p is the slow weights, which moved from where they began.
+    np.testing.assert_array_equal(params, state["slow_params"])
+    assert not np.array_equal(state["slow_params"], optim_cases.arrays(1000)[0])
+    ref = optim_cases.reference_step("ranger", "grad", 1000)
+    ref()
+    assert _closure(ref)["state"]["step"] == 6
+
+
+def test_every_benched_optimizer_has_its_torch_mode_or_none():
+    for name, (_, _, torch_spec) in optim_cases.OPTIMIZERS.items():
+        mode = optim_cases.torch_mode(name)
+        if name in ("lion", "lookahead_adam", "ranger"):
+            assert torch_spec is None and mode is None
+            assert optim_cases.torch_step(name, 1000) is None  # not a crash
+        else:
+            assert mode in ("fused", "foreach")
+    # torch 2.13 has no fused NAdam, RAdam, Adamax, Adadelta or Rprop: foreach is its fastest.
+    assert {optim_cases.torch_mode(n) for n in ("nadam", "radam", "adamax", "adadelta",
+                                                "rprop")} == {"foreach"}  # fmt: skip
+    assert set(optim_cases.ISSUE_15) <= set(optim_cases.OPTIMIZERS)
+
+
+@pytest.mark.parametrize("name", ["nadam", "rprop", "lion", "lookahead_adam", "ranger"])
+def test_check_step_passes_for_the_benched_step(name):
+    optim_cases.check_step(name, "grad")
+
+
+def test_check_step_catches_a_step_that_is_not_its_reference(monkeypatch):
+    make, _, torch_spec = optim_cases.OPTIMIZERS["lookahead_adam"]
+    wrong = lambda gc: fastopt.reference.Lookahead(fastopt.reference.Adam(gc=gc), k=4)  # noqa: E731
+    monkeypatch.setitem(optim_cases.OPTIMIZERS, "lookahead_adam", (make, wrong, torch_spec))
+    with pytest.raises(AssertionError, match="lookahead_adam gc=None: parameters after step 4"):
+        optim_cases.check_step("lookahead_adam", None)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -480,3 +589,125 @@ def test_torch_contenders_step_as_torch_does():
     ]
     for a, b in zip(ours.param_groups[0]["params"], opt.param_groups[0]["params"], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+ALL = tuple(optim_cases.OPTIMIZERS)
+
+
+def test_issue_15_targets_for_every_new_optimizer():
+    goals = report.targets(measurements(names=ALL))
+    figures = by_figure(goals)
+    assert len(figures) == len(goals)  # no figure twice
+    for name in optim_cases.ISSUE_15:
+        for case in ("N=1e+07", "ResNet-18"):
+            (bound,) = [g for g in goals if g.figure.startswith(f"{name} {case}: % of its memory")]
+            assert bound.target == ">= 90%" and bound.cell == (name, f"% bound {case}")
+            for mode in ("grad", "update"):
+                assert figures[f"{name} {case}: GC {mode!r} extra time"].target == "<= +10%"
+        assert figures[f"{name} N=1e+07: x reference"].target == ">= 15.0x"
+    # The streams in the figure: Lookahead's slow weights once in k steps.
+    assert "lookahead_adam N=1e+07: % of its memory bound (4r+3w+(1r+1w)/5)" in figures
+    assert "ranger ResNet-18: % of its memory bound (4r+3w+(1r+1w)/6)" in figures
+    assert "rprop N=1e+07: % of its memory bound (4r+3w)" in figures
+    assert not figures["rprop N=1e+07: % of its memory bound (4r+3w)"].met  # 80%
+    # x torch foreach >= 3x where torch has the optimizer, at both cases.
+    nadam = figures["nadam N=1e+07: x torch foreach NAdam"]
+    assert nadam.target == ">= 3.00x" and nadam.measured == "4.00x" and nadam.met
+    assert not figures["radam ResNet-18: x torch foreach RAdam"].met  # 2.5x
+    assert figures["rprop ResNet-18: x torch foreach Rprop"].met  # 3.0x: at the target
+    torch_goals = [g for g in goals if ": x torch foreach " in g.figure]
+    assert {g.figure.split()[0] for g in torch_goals} == {
+        "nadam", "radam", "adamax", "adadelta", "rprop"
+    }  # fmt: skip
+    assert len(torch_goals) == 5 * 2
+    # Lion, Lookahead and Ranger: no torch counterpart, so no x torch target (not a crash).
+    for name in ("lion", "lookahead_adam", "ranger"):
+        assert not [g for g in goals if g.figure.startswith(f"{name} ") and "torch" in g.figure]
+    # The older optimizers keep issue 3's targets: % of bound at N = 1e7 only, no x torch.
+    assert "sgd ResNet-18: % of its memory bound (2r+1w)" not in figures
+    assert not [g for g in goals if g.figure.startswith("rmsprop N=") and "torch" in g.figure]
+
+
+def test_issue_15_rows_show_no_torch_as_a_dash():
+    m = measurements(names=ALL)
+    goals = report.targets(m)
+    text = report.markdown(m, goals, "python -m bench.report", "BENCHMARKS.png",
+                           report.OPTIMIZER_PNG)  # fmt: skip
+    row = "| {} | {} | {} | {} | {} | 40.0 | 42.0 | 95% | {} | {} | {} |".format
+    assert row("lion", "off", "N=1e+07", "3r+2w", "1.00 ms", "20.0x", "—", "") in text
+    assert row("lion", "grad", "ResNet-18", "3r+2w", "1.12 ms", "-", "—", "+12%") in text
+    assert "| lookahead_adam | off | N=1e+07 | 4r+3w+(1r+1w)/5 |" in text
+    assert row("nadam", "off", "ResNet-18", "4r+3w", "1.00 ms", "-", "4.00x (foreach)", "") in text
+    assert row("nadam", "grad", "N=1e+07", "4r+3w", "1.08 ms", "20.0x", "1.40x (foreach + GC)",
+               "+8%") in text  # fmt: skip
+    assert f"![optimizer steps]({report.OPTIMIZER_PNG})" in text
+    for g in goals:  # every target is a row of the table
+        assert f"| {g.figure} | {g.target} |" in text
+
+
+def test_issue_15_without_torch_lists_the_missing_peer():
+    goals = report.targets(measurements(torch=False, names=ALL))
+    missing = {g.figure: g for g in goals if "not installed" in g.measured}
+    assert {f for f in missing if "foreach" in f} == {
+        f"{name} {case}: x torch foreach {cls}"
+        for name, cls in (("nadam", "NAdam"), ("radam", "RAdam"), ("adamax", "Adamax"),
+                          ("adadelta", "Adadelta"), ("rprop", "Rprop"))
+        for case in ("N=1e+07", "ResNet-18")
+    }  # fmt: skip
+    assert all(not np.isfinite(g.attainment) for g in missing.values())
+
+
+def test_optimizer_chart_is_a_table_of_every_optimizer(tmp_path):
+    m = measurements(names=ALL)
+    goals = report.targets(m)
+    optimizers, columns, texts, status = report.step_table(m["steps"], goals)
+    assert optimizers == list(ALL) and len(optimizers) == 14
+    assert columns == [
+        "% bound N=1e+07", "% bound ResNet-18", "x ref N=1e+07", "x torch N=1e+07",
+        "x torch ResNet-18", "GC grad N=1e+07", "GC grad ResNet-18", "GC update N=1e+07",
+        "GC update ResNet-18",
+    ]  # fmt: skip
+    cell = {(o, c): (texts[i][j], status[i][j]) for i, o in enumerate(optimizers)
+            for j, c in enumerate(columns)}  # fmt: skip
+    assert cell["lion", "x torch N=1e+07"] == ("n.a.", "")  # no counterpart: no target
+    assert cell["nadam", "x torch N=1e+07"] == ("4.00x foreach", "met")
+    assert cell["radam", "x torch ResNet-18"] == ("2.50x foreach", "not met")
+    assert cell["adam", "x torch N=1e+07"] == ("1.20x fused", "met")  # issue 3: >= 1.1x fused
+    assert cell["sgd", "x torch N=1e+07"] == ("1.20x fused", "")  # shown, no target
+    assert cell["sgd", "% bound ResNet-18"] == ("80%", "")  # issue 3: N = 1e7 only
+    assert cell["rprop", "% bound ResNet-18"] == ("80%", "not met")
+    assert cell["ranger", "GC grad ResNet-18"] == ("+12%", "not met")
+    assert cell["ranger", "GC grad N=1e+07"] == ("+8%", "met")
+    # Every optimizer-step target has its cell, and no cell two targets.
+    cells = [g.cell for g in goals if g.cell is not None]
+    assert len(cells) == len(set(cells)) and all(c[1] in columns for c in cells)
+    path = report.optimizer_chart(m, goals, tmp_path / report.OPTIMIZER_PNG)
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] > 400 and pixels[..., :3].std() > 0.05  # drawn, not blank
+    without_torch = measurements(torch=False, names=ALL)
+    _, _, texts, status = report.step_table(without_torch["steps"],
+                                            report.targets(without_torch))  # fmt: skip
+    assert status[optimizers.index("nadam")][columns.index("x torch N=1e+07")] == "n/a"
+    assert status[optimizers.index("adam")][columns.index("x torch N=1e+07")] == "n/a"
+    report.optimizer_chart(without_torch, report.targets(without_torch), tmp_path / "b.png")
+
+
+def test_main_chart_leaves_the_optimizer_steps_to_their_own(tmp_path, monkeypatch):
+    m = measurements(names=ALL)
+    goals = report.targets(m)
+    seen = {}
+    real = report.save
+
+    def keep(fig, path):
+        seen["labels"] = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+        seen["height"] = fig.get_size_inches()[1]
+        return real(fig, path)
+
+    monkeypatch.setattr(report, "save", keep)
+    report.chart(m, goals, tmp_path / "BENCHMARKS.png")
+    assert not [label for label in seen["labels"] if "nadam" in label or "GC 'update'" in label]
+    assert any(label.startswith("adam N=1e+07 x ref") for label in seen["labels"])
+    assert any("per-call x torch fused Adam" in label for label in seen["labels"])
+    assert seen["height"] < 20  # inches: readable, not 160 targets tall
