@@ -157,6 +157,10 @@ def test_new_optimizers_and_a_second_row_of_panels(tmp_path):
     report = write(result, tmp_path)["report"].read_text()
     for name in names:
         assert f"- **{name}** (not in the assignment)" in report
+    # Ranger centralizes by default: on the one-output linear model GC pins the weights' sum,
+    # so it never reaches the target, and the report says why.
+    assert all(result.label("ranger", lr) == "not reached" for lr in result.lrs)
+    assert "ranger centralizes gradients by default" in report
 
 
 def _must_not_run(*args, **kwargs):

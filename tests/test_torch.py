@@ -916,6 +916,24 @@ def test_bad_hyperparameters_are_refused_naming_them(kwargs, error, match):
         ft.Adam([param(3)], **kwargs)
 
 
+@pytest.mark.parametrize(
+    "cls,kwargs,error,match",
+    [
+        ("Rprop", dict(etas=(1.2, 0.5)), ValueError, "etas must satisfy 0 < etaminus < 1"),
+        ("Rprop", dict(step_sizes=(1.0, 0.1)), ValueError, "step_sizes must satisfy min"),
+        ("NAdam", dict(momentum_decay=-1.0), ValueError, "momentum_decay must be finite"),
+        ("Adadelta", dict(rho=2.0), ValueError, r"rho must lie in \[0, 1\]"),
+        ("Lion", dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\] must lie in \[0, 1\)"),
+        ("Ranger", dict(lookahead_k=0), ValueError, "lookahead_k must be"),
+        ("LookaheadAdam", dict(lookahead_alpha=1.5), ValueError, r"lookahead_alpha must lie"),
+        ("Lion", dict(eps=1e-8), TypeError, "eps"),
+    ],
+)
+def test_bad_hyperparameters_of_the_zoo_are_refused_naming_them(cls, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ft.ADAPTERS[cls]([param(3)], **kwargs)
+
+
 def test_bad_group_values_are_refused_naming_the_group():
     p = param(3)
     with pytest.raises(ValueError, match=r"param_groups\[1\]: betas\[1\] must lie"):

@@ -367,6 +367,15 @@ def write(comparison: Comparison, out: str | os.PathLike) -> dict[str, Path]:
                   "whose useful rates lie elsewhere, or whose lr means something else (a first "
                   "step size, a multiplier of an adaptive step), shows that here as slow, "
                   "diverged or not-reached runs."]  # fmt: skip
+    centralized = [opt for opt in comparison.optimizers
+                   if plan.OPTIMIZER_NAMES[opt][0].spec.gc is not None]  # fmt: skip
+    if centralized:
+        lines += ["", f"{', '.join(centralized)} centralize{'s' if len(centralized) == 1 else ''}"
+                  " gradients by default (gc=\"grad\"). GC gives each row of a weight matrix "
+                  "zero-mean steps, so a layer with a single output (as here) keeps the sum of "
+                  "its weights where initialization put it: the target is out of reach unless "
+                  "that sum is already right. This is a property of GC, not of the optimizer: "
+                  "`fastopt.sweep(..., gc=None)` runs the same optimizer without it."]  # fmt: skip
     note = comparison.momentum_note()
     lines += ["", note] if note else []
     lines += ["", "Every run is in `runs.csv`."]

@@ -116,7 +116,9 @@ class RAdam(Optimizer):
     after: ``p -= lr*m/(1-b1**t) * r_t*sqrt(1-b2**t)/(sqrt(v) + eps)``, with
     ``r_t = sqrt((rho_t-4)(rho_t-2)rho_inf/((rho_inf-4)(rho_inf-2)rho_t))``; ``t`` counted from
     1 (with the default betas the adaptive step starts at ``t = 6``). State: ``exp_avg``,
-    ``exp_avg_sq``. With ``gc="update"`` and decoupled decay, the decay joins the direction,
+    ``exp_avg_sq``. As torch's for-loop code, not the paper's: the switch is at
+    ``rho_t > 5`` (the paper's ``> 4``), and ``eps`` is added to ``sqrt(v)`` before the bias
+    correction. With ``gc="update"`` and decoupled decay, the decay joins the direction,
     as AdamW's.
 
     Parameters
