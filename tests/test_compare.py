@@ -138,17 +138,19 @@ def test_other_optimizers_everywhere_downstream(tmp_path, capsys, others):
     assert "assignment's four learning rates" in report  # the shared grid is said
 
 
-def test_new_optimizers_and_a_second_row_of_panels(tmp_path):
-    names = ["lion", "adadelta", "rprop", "lookahead_sgd", "ranger"]
+def test_new_optimizers_and_more_rows_of_panels(tmp_path):
+    # test_sweep's zoo, in its order: the same grid kernel, compiled once for both (30 s).
+    names = ["nadam", "radam", "adamax", "adadelta", "rprop", "lion", "lookahead_adam",
+             "lookahead_sgd", "ranger"]  # fmt: skip
     result = compare(optimizers=names, seeds=1, n_samples=100, max_steps=300, progress=False)
-    assert len(result.result) == 5 * 4 and result.optimizers == tuple(names)
+    assert len(result.result) == 9 * 4 and result.optimizers == tuple(names)
     assert [line.split(" | ")[0] for line in result.table_markdown().splitlines()[2:]] == [
         f"| {name}" for name in names
     ]
     fig = plot_curves(result)
     panels = _panels(fig)
     assert [ax.get_title() for ax in panels] == names
-    assert len(fig.axes) == 8  # two rows of four, the last three hidden
+    assert len(fig.axes) == 12  # three rows of four, the last three hidden
     # Every panel has its four curves, labelled with what the table says.
     for ax, name in zip(panels, names, strict=True):
         labels = [t.get_text() for t in ax.get_legend().get_texts()]

@@ -78,6 +78,7 @@ def test_each_run_equals_training_alone(name, hyper, opt, gc, batch_size, dtype)
         assert result["steps_done"][row] == steps
 
 
+# The same names, in the same order, as test_config and test_compare use: one grid kernel.
 ZOO = ["nadam", "radam", "adamax", "adadelta", "rprop", "lion", "lookahead_adam",
        "lookahead_sgd", "ranger"]  # fmt: skip
 
