@@ -16,7 +16,7 @@ from numba import njit
 from fastopt._kernels.fused import gc_tally
 from fastopt._validate import check_nonnegative, check_positive
 from fastopt.optimizers.base import Optimizer
-from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr
+from fastopt.optimizers.spec import Hyper, OptimizerSpec, check_lr, check_pair
 from fastopt.schedules import Schedule
 
 
@@ -57,19 +57,14 @@ def _rows(c, p, g, S, lo, hi, d_shift, what, p_other, g_other, back):
 
 
 def _etas(name: str, value: object) -> tuple[float, float]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise TypeError(f"{name} must be a pair (etaminus, etaplus), got {value!r}")
-    minus, plus = check_positive(f"{name}[0]", value[0]), check_positive(f"{name}[1]", value[1])
+    minus, plus = check_pair(name, value, "etaminus, etaplus", check_positive, check_positive)
     if not minus < 1.0 < plus:
         raise ValueError(f"{name} must satisfy 0 < etaminus < 1 < etaplus, got {value!r}")
     return minus, plus
 
 
 def _step_sizes(name: str, value: object) -> tuple[float, float]:
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise TypeError(f"{name} must be a pair (min, max), got {value!r}")
-    low = check_nonnegative(f"{name}[0]", value[0])
-    high = check_positive(f"{name}[1]", value[1])
+    low, high = check_pair(name, value, "min, max", check_nonnegative, check_positive)
     if low > high:
         raise ValueError(f"{name} must satisfy min <= max, got {value!r}")
     return low, high

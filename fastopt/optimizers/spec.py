@@ -45,11 +45,19 @@ def check_lr(name: str, value: object) -> float | Schedule:
     return value if isinstance(value, Schedule) else check_positive(name, value)
 
 
+def check_pair(name: str, value: object, parts: str, first, second) -> tuple[float, float]:
+    """A pair of numbers, each through its check (``first(f"{name}[0]", value[0])``, ...).
+
+    ``parts`` names them for the ``TypeError`` of anything but a pair, e.g. ``"beta1, beta2"``.
+    """
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair ({parts}), got {value!r}")
+    return first(f"{name}[0]", value[0]), second(f"{name}[1]", value[1])
+
+
 def check_betas(name: str, value: object) -> tuple[float, float]:
     """A pair ``(beta1, beta2)`` of decay rates, each in [0, 1)."""
-    if not (isinstance(value, (tuple, list)) and len(value) == 2):
-        raise TypeError(f"{name} must be a pair (beta1, beta2), got {value!r}")
-    return check_fraction(f"{name}[0]", value[0]), check_fraction(f"{name}[1]", value[1])
+    return check_pair(name, value, "beta1, beta2", check_fraction, check_fraction)
 
 
 @dataclass(frozen=True)
